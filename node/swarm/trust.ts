@@ -1,0 +1,42 @@
+/**
+ * How much we believe each author, derived from attestations (so it survives
+ * restarts with the store and needs no file of its own). A failed
+ * reproduction costs far more than a success earns: lying must not pay.
+ */
+import type { AttestationMsg, ResultMsg } from '../../protocol/index.ts'
+
+export const DISTRUST_BELOW = -1
+const OWN_FAIL = -2
+const OWN_OK = 1
+const OTHERS_FAIL = -0.5
+const OTHERS_OK = 0.25
+
+export class TrustBook {
+  private readonly scores = new Map<string, number>()
+  private readonly seen = new Set<string>()
+
+  constructor (private readonly self: string) {}
+
+  /** Counts an attestation of `result` once; our own verdicts weigh most. */
+  record (a: AttestationMsg, result: Pick<ResultMsg, 'author'> | undefined): void {
+    if (result == null || result.author === a.author) return
+    const key = `${a.author}:${a.result}`
+    if (this.seen.has(key)) return
+    this.seen.add(key)
+    const mine = a.author === this.self
+    const delta = a.ok ? (mine ? OWN_OK : OTHERS_OK) : (mine ? OWN_FAIL : OTHERS_FAIL)
+    this.scores.set(result.author, this.score(result.author) + delta)
+  }
+
+  score (peer: string): number {
+    return this.scores.get(peer) ?? 0
+  }
+
+  distrusted (peer: string): boolean {
+    return this.score(peer) < DISTRUST_BELOW
+  }
+
+  entries (): Array<[string, number]> {
+    return [...this.scores.entries()]
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The autoresearch loop: propose -> check -> commit -> run -> measure ->
+ * (confirm) -> keep or revert -> record, forever or until aborted. Each step
+ * is a small function; the loop itself only orders them and reports events.
+ */
+import { contentHash } from '../protocol/index.ts'
+import { CandidateRejected, checkCandidate } from './check.ts'
+import { afterConfirm, firstLook, mean } from './decide.ts'
+import { measure, type Measurement } from './measure.ts'
+import type { Proposal, Proposer } from './proposers/types.ts'
+import type { ExperimentRecord } from './results-log.ts'
+import type { Session } from './session.ts'
+
+export type ExperimentKind = 'baseline' | 'candidate' | 'confirm'
+
+export type LoopEvent =
+  | { type: 'experiment-start', seq: number, kind: ExperimentKind, description: string }
+  | { type: 'progress', seq: number, kind: ExperimentKind, elapsedS: number, budgetS?: number, lastLine: string }
+  | { type: 'experiment-end', record: ExperimentRecord, diff: string, baselineBefore: number | null, baselineAfter: number | null }
+  | { type: 'log', level: 'info' | 'warn', message: string }
+  | { type: 'idle', reason: string }
+
+export interface LoopOptions {
+  session: Session
+  proposer: Proposer
+  signal: AbortSignal
+  onEvent: (e: LoopEvent) => void
+  /** Re-run a promising candidate before keeping it (default true). */
+  confirm?: boolean
+  /** Stop after this many experiments (baseline excluded); default: forever. */
+  maxExperiments?: number
+}
+
+function nextSeq (s: Session): number {
+  return s.history.reduce((m, r) => Math.max(m, r.seq), 0) + 1
+}
+
+async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind): Promise<Measurement> {
+  const s = o.session
+  return await measure({
+    dir: s.project.dir,
+    manifest: s.project.manifest,
+    python: s.python,
+    env: s.env,
+    signal: o.signal,
+    onProgress: p => o.onEvent({ type: 'progress', seq, kind, ...p })
+  })
+}
+
+function baseRecord (s: Session, seq: number, startedAt: number): Pick<ExperimentRecord, 'id' | 'seq' | 'track' | 'started_at' | 'finished_at'> & Record<string, unknown> {
+  return { id: `${s.runTag}-${seq}`, seq, track: s.track, started_at: startedAt, finished_at: Date.now(), branch: s.workspace.branch, project: s.project.id }
+}
+
+function recordFields (m: Measurement): Pick<ExperimentRecord, 'val_bpb' | 'verified_bpb' | 'memory_gb' | 'reason' | 'metrics'> {
+  const vram = typeof m.summary.peak_vram_mb === 'number' ? m.summary.peak_vram_mb : 0
+  return { val_bpb: m.reported, verified_bpb: m.verified, memory_gb: vram / 1024, reason: m.reason, metrics: { ...m.summary, run_seconds: m.runSeconds, verify_seconds: m.verifySeconds } }
+}
+
+async function append (o: LoopOptions, rec: ExperimentRecord, diff: string, before: number | null): Promise<void> {
+  await o.session.log.append(rec)
+  o.session.history.push(rec)
+  o.onEvent({ type: 'experiment-end', record: rec, diff, baselineBefore: before, baselineAfter: o.session.baseline.value })
+}
+
+/** Measures the workspace head as the baseline (first start, or after a new budget). */
+export async function runBaseline (o: LoopOptions): Promise<boolean> {
+  const s = o.session
+  const seq = nextSeq(s)
+  const startedAt = Date.now()
+  o.onEvent({ type: 'experiment-start', seq, kind: 'baseline', description: 'baseline' })
+  const m = await runOnce(o, seq, 'baseline')
+  if (m.status === 'aborted') return false
+  if (m.status !== 'ok') throw new Error(`the baseline itself does not run (${m.status}: ${m.reason}); fix the project before researching on it. Last output:\n${m.tail.slice(-1500)}`)
+  s.baseline.value = m.value
+  const rec: ExperimentRecord = {
+    ...baseRecord(s, seq, startedAt), commit: s.baseline.commit, parent: s.baseline.commit, status: 'baseline', description: 'baseline', proposer: 'none',
+    child: s.baseline.content, ...recordFields(m)
+  }
+  s.baseline.record = rec
+  await append(o, rec, '', null)
+  return true
+}
+
+function triedAgainst (s: Session): Set<string> {
+  return new Set(s.history.filter(r => r.parent === s.baseline.commit && typeof r.child === 'string').map(r => r.child as string))
+}
+
+async function propose (o: LoopOptions): Promise<Proposal | null> {
+  const s = o.session
+  return await o.proposer.propose({
+    files: s.baseline.files,
+    editable: s.project.manifest.editable,
+    parent: s.baseline.commit,
+    history: s.history.map(r => ({ parent: r.parent, status: r.status, description: r.description, val_bpb: r.verified_bpb ?? r.val_bpb, detail: r.detail as Record<string, unknown> | undefined })),
+    tried: triedAgainst(s),
+    signal: o.signal
+  })
+}
+
+/** One experiment from proposal to record. Returns false when aborted. */
+export async function runExperiment (o: LoopOptions, proposal: Proposal, proposer = o.proposer.name): Promise<boolean> {
+  const s = o.session
+  const ws = s.workspace
+  const margin = s.project.manifest.noise_margin
+  const files = checkCandidate(s.baseline.files, proposal.files, s.project.manifest.editable)
+  await ws.writeEditable(files)
+  const commit = await ws.commitCandidate(`${proposal.description}\n\nswarm-node experiment on ${ws.branch}, proposer ${proposer}`)
+  const seq = nextSeq(s)
+  const startedAt = Date.now()
+  const before = s.baseline.value
+  o.onEvent({ type: 'experiment-start', seq, kind: 'candidate', description: proposal.description })
+
+  let m = await runOnce(o, seq, 'candidate')
+  let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false) : 'discard'
+  let figures = m.value == null ? [] : [m.value]
+  if (verdict === 'confirm') {
+    o.onEvent({ type: 'log', level: 'info', message: `promising (${m.value!.toFixed(4)} vs ${before!.toFixed(4)}): confirming with a second run` })
+    const again = await runOnce(o, seq, 'confirm')
+    if (again.status === 'ok') {
+      figures = [m.value!, again.value!]
+      verdict = afterConfirm(m.value!, again.value!, before!, margin)
+    } else {
+      verdict = 'discard'
+      if (again.status !== 'aborted') m = { ...again, reason: `confirming run failed: ${again.reason}` }
+    }
+    if (again.status === 'aborted') m = again
+  }
+  if (m.status === 'aborted') {
+    await ws.resetTo(s.baseline.commit)
+    return false
+  }
+  const diff = await ws.diff(s.baseline.commit, commit)
+  const status: ExperimentRecord['status'] = m.status === 'ok' ? (verdict === 'keep' ? 'keep' : 'discard') : m.status === 'invalid' ? 'invalid' : 'crash'
+  const fields = recordFields(m)
+  if (figures.length === 2) fields.metrics = { ...fields.metrics, first_run: figures[0]!, confirm_run: figures[1]! }
+  const value = figures.length > 0 ? mean(figures) : null
+  const rec: ExperimentRecord = {
+    ...baseRecord(s, seq, startedAt), commit, parent: s.baseline.commit, status, description: proposal.description, proposer,
+    child: contentHash(files), parent_content: s.baseline.content, decision_bpb: value, baseline_bpb: before, detail: proposal.detail, ...fields
+  }
+  if (status === 'keep') {
+    s.baseline = { commit, files, content: contentHash(files), value, record: rec }
+  } else {
+    await ws.resetTo(s.baseline.commit)
+  }
+  await append(o, rec, diff, before)
+  return true
+}
+
+export async function runLoop (o: LoopOptions): Promise<void> {
+  const s = o.session
+  if (s.baseline.value == null && !(await runBaseline(o))) return
+  let done = 0
+  while (!o.signal.aborted && (o.maxExperiments === undefined || done < o.maxExperiments)) {
+    const proposal = await propose(o)
+    if (o.signal.aborted) return
+    if (proposal == null) {
+      o.onEvent({ type: 'idle', reason: `proposer ${o.proposer.name} has nothing new to try against this baseline` })
+      return
+    }
+    try {
+      if (!(await runExperiment(o, proposal))) return
+    } catch (err) {
+      if (!(err instanceof CandidateRejected)) throw err
+      o.onEvent({ type: 'log', level: 'warn', message: `candidate rejected: ${err.message}` })
+    }
+    done++
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The trainer's experiment history. The JSONL file is the source of truth (one
+ * record a line); results.tsv mirrors autoresearch's human-readable table.
+ * Every append is fsynced, so a kill -9 loses at most the record being written,
+ * and reading skips what such a kill leaves behind.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+
+export interface ExperimentRecord {
+  id: string                 // unique experiment id (e.g. `${runTag}-${seq}`)
+  seq: number
+  commit: string             // candidate commit sha (short 7 in results.tsv, full here)
+  parent: string             // baseline commit sha
+  status: 'keep' | 'discard' | 'crash' | 'invalid' | 'baseline'
+  val_bpb: number | null     // reported by the run
+  verified_bpb: number | null// re-measured by the node from ONNX
+  memory_gb: number          // peak_vram_mb / 1024, 0 on CPU
+  description: string
+  reason: string
+  proposer: string
+  metrics: Record<string, number | string>
+  track: string
+  started_at: number; finished_at: number   // ms epoch
+  [k: string]: unknown       // room for later fields (origin, child content hash, ...)
+}
+
+export interface ResultsLogOptions {
+  tsvPath: string
+  jsonlPath: string
+  /** Told about every line readAll() had to skip. */
+  onWarning?: (message: string) => void
+}
+
+export class ResultsLogError extends Error {
+  override name = 'ResultsLogError'
+}
+
+export const TSV_HEADER = 'commit\tval_bpb\tmemory_gb\tstatus\tdescription'
+
+/** One results.tsv row, autoresearch's format. */
+export function tsvRow (rec: ExperimentRecord): string {
+  const bpb = rec.status === 'crash' || rec.val_bpb == null || !Number.isFinite(rec.val_bpb) ? 0 : rec.val_bpb
+  const mem = Number.isFinite(rec.memory_gb) ? rec.memory_gb : 0
+  const description = String(rec.description ?? '').replace(/[\t\r\n]/g, ' ')
+  return [rec.commit.slice(0, 7), bpb.toFixed(6), mem.toFixed(1), rec.status, description].join('\t')
+}
+
+/** Records from JSONL text: unparsable lines skipped with a warning, duplicate ids collapsed. */
+export function parseJsonl (text: string): { records: ExperimentRecord[]; warnings: string[] } {
+  const warnings: string[] = []
+  const lines = text.split('\n')
+  // Last content wins, first position stays: a replayed append must not reorder history.
+  const byId = new Map<string, ExperimentRecord>()
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return
+    // Text after the last newline is normally a write a kill cut short.
+    const where = i === lines.length - 1 ? 'incomplete last line (interrupted write)' : `corrupt line ${i + 1}`
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch {
+      warnings.push(`skipped ${where}: ${preview(line)}`)
+      return
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { id?: unknown }).id !== 'string') {
+      warnings.push(`skipped line ${i + 1}: not an experiment record (no string id)`)
+      return
+    }
+    const rec = value as ExperimentRecord
+    byId.set(rec.id, rec)
+  })
+  return { records: [...byId.values()], warnings }
+}
+
+export class ResultsLog {
+  /** Warnings from the latest readAll(). */
+  warnings: string[] = []
+  private readonly tsvPath: string
+  private readonly jsonlPath: string
+  private readonly onWarning: (message: string) => void
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor (opts: ResultsLogOptions) {
+    this.tsvPath = opts.tsvPath
+    this.jsonlPath = opts.jsonlPath
+    this.onWarning = opts.onWarning ?? (() => {})
+  }
+
+  append (rec: ExperimentRecord): Promise<void> {
+    return this.serial(async () => {
+      if (typeof rec.id !== 'string' || rec.id === '') throw new ResultsLogError('experiment record needs a non-empty string id')
+      if (typeof rec.commit !== 'string') throw new ResultsLogError(`experiment record ${rec.id} needs a commit sha`)
+      let line: string
+      try {
+        line = JSON.stringify(rec)
+      } catch (err) {
+        throw new ResultsLogError(`experiment record ${rec.id} is not serialisable: ${(err as Error).message}`)
+      }
+      // The JSONL first: if we die between the two, the truth is kept and only the mirror lags.
+      await appendLine(this.jsonlPath, line)
+      await appendLine(this.tsvPath, tsvRow(rec), TSV_HEADER)
+    })
+  }
+
+  readAll (): Promise<ExperimentRecord[]> {
+    return this.serial(async () => {
+      let text: string
+      try {
+        text = await readFile(this.jsonlPath, 'utf8')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          this.warnings = []
+          return []
+        }
+        throw err
+      }
+      const { records, warnings } = parseJsonl(text)
+      this.warnings = warnings
+      for (const w of warnings) this.onWarning(`${this.jsonlPath}: ${w}`)
+      return records
+    })
+  }
+
+  /** Appends never interleave: each waits for the one before, failed or not. */
+  private serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+}
+
+/**
+ * Appends one line in a single write and fsyncs it; a new file also gets its directory
+ * entry fsynced. A torn last line from an earlier crash is closed off first so the new
+ * record starts on a line of its own. `header` is written when the file is empty.
+ */
+async function appendLine (path: string, line: string, header?: string): Promise<void> {
+  const dir = dirname(path)
+  await mkdir(dir, { recursive: true })
+  const created = !existsSync(path)
+  const fh = await open(path, 'a+')
+  try {
+    const { size } = await fh.stat()
+    let prefix = ''
+    if (size === 0) {
+      if (header !== undefined) prefix = `${header}\n`
+    } else {
+      const last = Buffer.alloc(1)
+      await fh.read(last, 0, 1, size - 1)
+      if (last[0] !== 0x0a) prefix = '\n'
+    }
+    await fh.appendFile(`${prefix}${line}\n`, 'utf8')
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  if (created) await syncDir(dir)
+}
+
+async function syncDir (dir: string): Promise<void> {
+  let fh
+  try {
+    fh = await open(dir, 'r')
+    await fh.sync()
+  } catch (err) {
+    // Some platforms (Windows) cannot open or fsync a directory; the file itself is synced.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err
+  } finally {
+    await fh?.close()
+  }
+}
+
+function preview (line: string): string {
+  return line.length > 80 ? `${line.slice(0, 80)}…` : line
+}

@@ -1,0 +1,129 @@
+/**
+ * Everything the loop needs, set up once per start: the project and its id, a
+ * Python that can import torch, the hardware and track, the prepared data, the
+ * git workspace, the results log, and the baseline to resume from.
+ */
+import { join } from 'node:path'
+import { contentHash } from '../protocol/index.ts'
+import { detectHardware, trackFor, type Hardware } from './hardware.ts'
+import { loadProject, type Project } from './project.ts'
+import { findPython, substitutePython } from './python.ts'
+import { ResultsLog, type ExperimentRecord } from './results-log.ts'
+import { runCommand, classifyOutcome } from './runner.ts'
+import { templateEnv } from './template.ts'
+import { Workspace } from './workspace.ts'
+import { runEnv } from './measure.ts'
+
+export interface Baseline {
+  commit: string
+  files: Record<string, string>
+  content: string
+  /** The figure candidates must beat; null until the baseline run is done. */
+  value: number | null
+  record: ExperimentRecord | null
+}
+
+export interface Session {
+  project: Project
+  python: string
+  hardware: Hardware
+  track: string
+  workspace: Workspace
+  log: ResultsLog
+  runTag: string
+  env: Record<string, string>
+  history: ExperimentRecord[]
+  baseline: Baseline
+}
+
+export interface SessionOptions {
+  projectDir: string
+  home: string
+  runTag: string
+  budgetS?: number
+  signal?: AbortSignal
+  onLog?: (message: string) => void
+}
+
+export class SetupError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'SetupError'
+  }
+}
+
+async function prepare (project: Project, python: string, env: Record<string, string>, signal?: AbortSignal): Promise<void> {
+  const m = project.manifest
+  if (m.prepare == null) return
+  const outcome = await runCommand({
+    command: substitutePython(m.prepare, python),
+    cwd: project.dir,
+    env: runEnv(m, env),
+    timeoutS: 3600,
+    logPath: join(project.dir, 'prepare.log'),
+    signal
+  })
+  const c = classifyOutcome({ ...outcome, summary: { ok: 1 } }, 'ok')
+  if (c.kind !== 'ok') throw new SetupError(`prepare step \`${m.prepare}\` failed (${c.reason}); see ${join(project.dir, 'prepare.log')}:\n${outcome.tail.slice(-1500)}`)
+}
+
+/** Last baseline or keep of this branch: where a restarted node resumes from. */
+export function resumePoint (history: ExperimentRecord[], branch: string): ExperimentRecord | null {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const r = history[i]!
+    if (r.branch === branch && (r.status === 'keep' || r.status === 'baseline')) return r
+  }
+  return null
+}
+
+export async function openSession (opts: SessionOptions): Promise<Session> {
+  const say = opts.onLog ?? (() => {})
+  // The manifest is read first so the workspace knows which files are outputs.
+  const first = await loadProject(opts.projectDir, { budgetS: opts.budgetS })
+  const workspace = await Workspace.open({ dir: opts.projectDir, editable: first.manifest.editable, outputs: first.manifest.outputs, runTag: opts.runTag })
+  if (workspace.recovered.length > 0) say(`workspace recovered: ${workspace.recovered.join('; ')}`)
+  // Recompute after the workspace is set up: ids must not depend on what git added.
+  const project = await loadProject(opts.projectDir, { budgetS: opts.budgetS })
+
+  // Only projects whose commands say {python} need us to find one (autoresearch uses `uv run`).
+  const m = project.manifest
+  const needsPython = [m.run, m.prepare ?? ''].some(c => c.includes('{python}'))
+  const py = needsPython ? await findPython({ preferred: m.python ?? undefined }) : { path: m.python ?? 'python3' }
+  const hardware = await detectHardware()
+  const env = templateEnv()
+  await prepare(project, py.path, env, opts.signal)
+
+  const log = new ResultsLog({ tsvPath: join(project.dir, 'results.tsv'), jsonlPath: join(opts.home, 'runs', project.id, 'experiments.jsonl') })
+  const history = await log.readAll()
+  const resume = resumePoint(history, workspace.branch)
+  let head = await workspace.head()
+  if (resume != null && resume.commit !== head) {
+    if (await workspace.isAncestor(resume.commit, head).catch(() => false)) {
+      say(`resetting unrecorded experiment ${head.slice(0, 7)} back to baseline ${resume.commit.slice(0, 7)}`)
+      await workspace.resetTo(resume.commit)
+      head = resume.commit
+    } else {
+      say(`branch head ${head.slice(0, 7)} is not a descendant of the last recorded baseline; measuring a new baseline`)
+    }
+  }
+  const files = await workspace.readEditable()
+  const usable = resume != null && resume.commit === head
+  return {
+    project,
+    python: py.path,
+    hardware,
+    track: trackFor(hardware),
+    workspace,
+    log,
+    runTag: opts.runTag,
+    env,
+    history,
+    baseline: {
+      commit: head,
+      files,
+      content: contentHash(files),
+      value: usable ? (resume.verified_bpb ?? resume.val_bpb) : null,
+      record: usable ? resume : null
+    }
+  }
+}

@@ -1,0 +1,421 @@
+/**
+ * The git working copy a trainer experiments in. Every candidate is a commit on
+ * `swarm/<runTag>`; reverting is a hard reset. Only the editable files ever get
+ * staged, run outputs stay ignored and survive resets, and a user's own history
+ * and uncommitted work are never destroyed silently.
+ */
+import { existsSync } from 'node:fs'
+import { chmod, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path'
+import { GitError, simpleGit } from 'simple-git'
+import type { SimpleGit } from 'simple-git'
+
+export interface WorkspaceOptions {
+  dir: string
+  editable: string[]
+  outputs: string[]
+  runTag: string
+  identity?: { name: string; email: string }
+  /** Reset even when non-editable files carry uncommitted changes (they are lost). */
+  force?: boolean
+  /** How long open() waits for a git lock file to go away before calling it stale. */
+  lockWaitMs?: number
+}
+
+export class WorkspaceError extends Error {
+  override name = 'WorkspaceError'
+}
+
+/** Open found uncommitted work that is not ours to discard. */
+export class DirtyWorkspaceError extends WorkspaceError {
+  override name = 'DirtyWorkspaceError'
+  constructor (readonly files: string[], dir: string) {
+    super(`${dir} has uncommitted changes that swarm-node would discard: ${files.join(', ')}. ` +
+      'Commit or stash them (or add run artifacts to the outputs list), or open with force: true to discard them.')
+  }
+}
+
+export class NothingToCommitError extends WorkspaceError {
+  override name = 'NothingToCommitError'
+}
+
+export class NotEditableError extends WorkspaceError {
+  override name = 'NotEditableError'
+  constructor (readonly paths: string[], editable: readonly string[]) {
+    super(`not editable: ${paths.join(', ')} (editable files: ${editable.join(', ')})`)
+  }
+}
+
+/** A git command exited non-zero; `exitCode` lets callers read yes/no answers. */
+export class GitCommandError extends WorkspaceError {
+  override name = 'GitCommandError'
+  constructor (readonly exitCode: number, detail: string) {
+    super(`git exited with ${exitCode}: ${detail.trim() || '(no output)'}`)
+  }
+}
+
+const INITIAL_MESSAGE = 'swarm-node: initial baseline'
+const DEFAULT_IDENTITY = { name: 'swarm-node', email: 'swarm-node@localhost' }
+const INIT_MARKER = 'swarm-node-init'
+const TMP_PREFIX = 'swarm-node-tmp-'
+const COMMIT_FLAGS = ['--no-verify', '--no-gpg-sign', '--cleanup=verbatim']
+
+export class Workspace {
+  readonly branch: string
+  private readonly editableSet: Set<string>
+  private queue: Promise<unknown> = Promise.resolve()
+
+  private constructor (
+    private readonly git: SimpleGit,
+    readonly dir: string,
+    private readonly gitDir: string,
+    readonly editable: readonly string[],
+    readonly outputs: readonly string[],
+    runTag: string,
+    /** True when open() created the repository. */
+    readonly initialized: boolean,
+    /** What open() found and repaired, in words, for the caller to log. */
+    readonly recovered: readonly string[]
+  ) {
+    this.branch = branchName(runTag)
+    this.editableSet = new Set(editable)
+  }
+
+  static async open (opts: WorkspaceOptions): Promise<Workspace> {
+    validateOptions(opts)
+    const branch = branchName(opts.runTag)
+    await mkdir(opts.dir, { recursive: true })
+    const dir = await realpath(resolve(opts.dir))
+    const git = makeGit(dir, opts.identity)
+
+    const initialized = !(await isRepoRoot(git))
+    if (initialized) {
+      await run(git, ['init', '-q', `--initial-branch=${branch}`])
+      await writeFile(join(await gitDirOf(git, dir), INIT_MARKER), '')
+    }
+    const gitDir = await gitDirOf(git, dir)
+    const recovered: string[] = []
+    await removeStaleLocks(gitDir, dir, branch, opts.lockWaitMs ?? 2000, recovered)
+    await removeTempFiles(gitDir)
+    if (!opts.identity) await ensureLocalIdentity(git)
+    if (!(await tryRaw(git, ['rev-parse', '-q', '--verify', 'HEAD^{commit}']))) {
+      // Unborn HEAD: finish our own (possibly interrupted) init, refuse to guess for anyone else's.
+      if (!existsSync(join(gitDir, INIT_MARKER))) {
+        throw new WorkspaceError(`${dir} is a git repository without commits; make an initial commit first`)
+      }
+      await appendMissingLines(join(dir, '.gitignore'), opts.outputs)
+      await run(git, ['add', '-A'])
+      await run(git, ['commit', '-q', '--allow-empty', ...COMMIT_FLAGS, '-m', INITIAL_MESSAGE])
+    }
+    await rm(join(gitDir, INIT_MARKER), { force: true })
+    if (!initialized) await appendMissingLines(join(gitDir, 'info', 'exclude'), opts.outputs)
+
+    const trackedOutputs = await listTrackedOutputs(git, opts.outputs)
+    if (trackedOutputs.length > 0) {
+      throw new WorkspaceError(`run outputs are tracked by git in ${dir}: ${trackedOutputs.join(', ')}; ` +
+        'untrack them (git rm --cached) so resets cannot overwrite them')
+    }
+
+    const current = (await tryRaw(git, ['symbolic-ref', '-q', '--short', 'HEAD']))?.trim()
+    const onOurBranch = current === branch
+    const dirty = await listChanged(git)
+    const editable = new Set(opts.editable)
+    // On our branch a dirty editable file is a half-written candidate; anywhere else it is the user's.
+    const foreign = dirty.filter(p => !(onOurBranch && editable.has(p)))
+    if (foreign.length > 0 && opts.force !== true) throw new DirtyWorkspaceError(foreign, dir)
+    if (dirty.length > 0) {
+      await run(git, ['reset', '-q', '--hard', 'HEAD'])
+      await run(git, ['clean', '-q', '-f', '-d'])
+      recovered.push(...dirty.map(p => `discarded uncommitted ${p}`))
+    }
+    if (!onOurBranch) {
+      const exists = await tryRaw(git, ['rev-parse', '-q', '--verify', `refs/heads/${branch}`])
+      await run(git, exists ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch])
+    }
+    return new Workspace(git, dir, gitDir, [...opts.editable], [...opts.outputs], opts.runTag, initialized, recovered)
+  }
+
+  head (): Promise<string> {
+    return this.serial(() => this.resolveCommit('HEAD'))
+  }
+
+  /** Missing editable files are left out. */
+  readEditable (): Promise<Record<string, string>> {
+    return this.serial(async () => {
+      const out: Record<string, string> = {}
+      for (const p of this.editable) {
+        const text = await readFile(join(this.dir, p), 'utf8').catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null
+          throw err
+        })
+        if (text !== null) out[p] = text
+      }
+      return out
+    })
+  }
+
+  writeEditable (files: Record<string, string>): Promise<void> {
+    return this.serial(async () => {
+      const refused = Object.keys(files).filter(p => !this.editableSet.has(p))
+      if (refused.length > 0) throw new NotEditableError(refused, this.editable)
+      for (const [p, text] of Object.entries(files)) {
+        const target = join(this.dir, p)
+        const info = await lstat(target).catch(() => null)
+        if (info?.isSymbolicLink() === true) throw new WorkspaceError(`refusing to write through symlink ${p}`)
+        await mkdir(dirname(target), { recursive: true })
+        // Written inside .git and renamed in, so a kill never leaves a half file or stray temp in the tree.
+        const tmp = join(this.gitDir, `${TMP_PREFIX}${process.pid}-${Date.now()}`)
+        await writeFile(tmp, text, 'utf8')
+        if (info) await chmod(tmp, info.mode & 0o777) // keep train.py's mode, or git sees a mode change
+        await rename(tmp, target).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EXDEV') throw err // .git on another filesystem: plain write it is
+          await rm(tmp, { force: true })
+          await writeFile(target, text, 'utf8')
+        })
+      }
+    })
+  }
+
+  changedFiles (): Promise<string[]> {
+    return this.serial(() => listChanged(this.git))
+  }
+
+  commitCandidate (message: string): Promise<string> {
+    return this.serial(async () => {
+      if (message.trim() === '') throw new WorkspaceError('commit message is empty')
+      await run(this.git, ['reset', '-q']) // drop anything staged by someone else
+      const tracked = new Set(splitZ(await run(this.git, ['ls-files', '-z', '--', ...literal(this.editable)])))
+      const present = this.editable.filter(p => tracked.has(p) || existsSync(join(this.dir, p)))
+      if (present.length > 0) await run(this.git, ['add', '-A', '--', ...literal(present)])
+      const staged = splitZ(await run(this.git, ['diff', '--cached', '--name-only', '-z']))
+      if (staged.length === 0) throw new NothingToCommitError('no editable file differs from HEAD; nothing to commit')
+      await run(this.git, ['commit', '-q', ...COMMIT_FLAGS, '-m', message])
+      return this.resolveCommit('HEAD')
+    })
+  }
+
+  resetTo (sha: string): Promise<void> {
+    return this.serial(async () => {
+      const target = await this.resolveCommit(sha)
+      await this.refuseToOverwriteOutputs(target)
+      await run(this.git, ['reset', '-q', '--hard', target])
+      // Without -x: ignored outputs (data/, run.log, ...) are left alone.
+      await run(this.git, ['clean', '-q', '-f', '-d'])
+    })
+  }
+
+  diff (fromSha: string, toSha: string): Promise<string> {
+    return this.serial(async () => {
+      const from = await this.resolveCommit(fromSha)
+      const to = await this.resolveCommit(toSha)
+      return run(this.git, ['diff', '--no-color', '--no-ext-diff', '--no-textconv', from, to, '--', ...literal(this.editable)])
+    })
+  }
+
+  commitMessage (sha: string): Promise<string> {
+    return this.serial(async () => {
+      const raw = await run(this.git, ['cat-file', 'commit', await this.resolveCommit(sha)])
+      const start = raw.indexOf('\n\n')
+      const body = start < 0 ? '' : raw.slice(start + 2)
+      // git terminates every message with a newline; hand back what was given.
+      return body.endsWith('\n') ? body.slice(0, -1) : body
+    })
+  }
+
+  isAncestor (a: string, b: string): Promise<boolean> {
+    return this.serial(async () => {
+      const [ca, cb] = [await this.resolveCommit(a), await this.resolveCommit(b)]
+      return (await tryRaw(this.git, ['merge-base', '--is-ancestor', ca, cb])) !== null
+    })
+  }
+
+  private async resolveCommit (ref: string): Promise<string> {
+    if (ref === '' || ref.startsWith('-')) throw new WorkspaceError(`invalid commit reference '${ref}'`)
+    const sha = await tryRaw(this.git, ['rev-parse', '-q', '--verify', `${ref}^{commit}`])
+    if (sha === null) throw new WorkspaceError(`unknown commit '${ref}' in ${this.dir}`)
+    return sha.trim()
+  }
+
+  /** A tree that tracks an ignored path would have reset --hard clobber the run output living there. */
+  private async refuseToOverwriteOutputs (target: string): Promise<void> {
+    const changed = splitZ(await run(this.git, ['diff', '--name-only', '-z', '--no-renames', 'HEAD', target]))
+    for (let i = 0; i < changed.length; i += 500) {
+      const out = await tryRaw(this.git, ['check-ignore', '--no-index', '--', ...changed.slice(i, i + 500)])
+      const hits = out === null ? [] : out.split('\n').filter(l => l !== '')
+      if (hits.length > 0) {
+        throw new WorkspaceError(`resetting to ${target} would overwrite run outputs: ${hits.join(', ')}`)
+      }
+    }
+  }
+
+  /** One git operation at a time: multi-step methods must not interleave on the index. */
+  private serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+}
+
+const branchName = (runTag: string): string => `swarm/${runTag}`
+
+function validateOptions (opts: WorkspaceOptions): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(opts.runTag) || opts.runTag.includes('..') || opts.runTag.endsWith('.lock')) {
+    throw new WorkspaceError(`invalid runTag '${opts.runTag}': use letters, digits, '.', '_' or '-'`)
+  }
+  if (opts.editable.length === 0) throw new WorkspaceError('at least one editable file is required')
+  for (const p of opts.editable) {
+    const bad = p === '' || isAbsolute(p) || p.includes('\\') || posix.normalize(p) !== p ||
+      p.split('/').some(s => s === '..' || s === '.' || s === '.git') || p.endsWith('/')
+    if (bad) throw new WorkspaceError(`invalid editable path '${p}': must be a plain file path inside the repository`)
+  }
+  for (const o of opts.outputs) {
+    if (o.trim() === '' || /[\r\n]/.test(o)) throw new WorkspaceError(`invalid output pattern '${o}'`)
+  }
+}
+
+function makeGit (dir: string, identity?: { name: string; email: string }): SimpleGit {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    // Inherited GIT_* (GIT_DIR from a hook, GIT_INDEX_FILE, ...) would point git elsewhere, and
+    // simple-git refuses editor/pager/askpass variables outright.
+    if (v === undefined || /^(GIT_|EDITOR$|PAGER$|SSH_ASKPASS$|PREFIX$)/i.test(k)) continue
+    env[k] = v
+  }
+  env.GIT_TERMINAL_PROMPT = '0'
+  if (identity) {
+    env.GIT_AUTHOR_NAME = env.GIT_COMMITTER_NAME = identity.name
+    env.GIT_AUTHOR_EMAIL = env.GIT_COMMITTER_EMAIL = identity.email
+  }
+  return simpleGit({
+    baseDir: dir,
+    maxConcurrentProcesses: 1,
+    timeout: { block: 30_000 },
+    // simple-git only fails a command that wrote to stderr; we need every exit code.
+    errors: (error, result) => {
+      if (result.exitCode === 0) return error
+      const detail = Buffer.concat([...result.stdErr, ...result.stdOut]).toString('utf8')
+      return new GitExit(result.exitCode, detail || (error instanceof Error ? error.message : ''))
+    }
+  }).env(env)
+}
+
+/** Carries the exit code through simple-git, which passes only GitError instances on untouched. */
+class GitExit extends GitError {
+  constructor (readonly exitCode: number, readonly detail: string) {
+    super(undefined, detail)
+  }
+}
+
+async function run (git: SimpleGit, args: string[]): Promise<string> {
+  try {
+    return await git.raw(args)
+  } catch (err) {
+    if (err instanceof GitExit) throw new GitCommandError(err.exitCode, `git ${args[0]}: ${err.detail}`)
+    throw err
+  }
+}
+
+/** Runs a command whose non-zero exit is an answer ("no"), not a failure: null on exit 1. */
+async function tryRaw (git: SimpleGit, args: string[]): Promise<string | null> {
+  try {
+    return await run(git, args)
+  } catch (err) {
+    if (err instanceof GitCommandError && err.exitCode === 1) return null
+    throw err
+  }
+}
+
+async function isRepoRoot (git: SimpleGit): Promise<boolean> {
+  try {
+    return (await run(git, ['rev-parse', '--show-prefix'])).trim() === '' &&
+      (await run(git, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true'
+  } catch (err) {
+    if (err instanceof GitCommandError && /not a git repository/i.test(err.message)) return false
+    throw err
+  }
+}
+
+async function gitDirOf (git: SimpleGit, dir: string): Promise<string> {
+  return resolve(dir, (await run(git, ['rev-parse', '--git-dir'])).trim())
+}
+
+async function ensureLocalIdentity (git: SimpleGit): Promise<void> {
+  for (const [key, value] of [['user.name', DEFAULT_IDENTITY.name], ['user.email', DEFAULT_IDENTITY.email]] as const) {
+    if ((await tryRaw(git, ['config', '--get', key])) === null) await run(git, ['config', '--local', key, value])
+  }
+}
+
+async function appendMissingLines (file: string, lines: readonly string[]): Promise<void> {
+  const current = existsSync(file) ? await readFile(file, 'utf8') : ''
+  const have = new Set(current.split(/\r?\n/).map(l => l.trim()))
+  const missing = lines.filter(l => !have.has(l))
+  if (missing.length === 0) return
+  const sep = current === '' || current.endsWith('\n') ? '' : '\n'
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, `${current}${sep}${missing.join('\n')}\n`, 'utf8')
+}
+
+async function listChanged (git: SimpleGit): Promise<string[]> {
+  const tracked = splitZ(await run(git, ['diff', '--name-only', '-z', '--no-renames', 'HEAD']))
+  const untracked = splitZ(await run(git, ['ls-files', '-z', '--others', '--exclude-standard']))
+  return [...new Set([...tracked, ...untracked])].sort()
+}
+
+async function listTrackedOutputs (git: SimpleGit, outputs: readonly string[]): Promise<string[]> {
+  if (outputs.length === 0) return []
+  return splitZ(await run(git, ['ls-files', '-z', '--cached', '--ignored', ...outputs.flatMap(o => ['-x', o])]))
+}
+
+/**
+ * A kill -9 mid-command leaves lock files that block git forever. A lock that outlives a short
+ * wait while no git process works in this repository is stale.
+ */
+async function removeStaleLocks (gitDir: string, dir: string, branch: string, waitMs: number, recovered: string[]): Promise<void> {
+  const candidates = ['index.lock', 'HEAD.lock', 'config.lock', 'packed-refs.lock', `refs/heads/${branch}.lock`]
+    .map(rel => join(gitDir, rel))
+  const deadline = Date.now() + waitMs
+  let present = candidates.filter(f => existsSync(f))
+  while (present.length > 0 && Date.now() < deadline) {
+    await new Promise(r => setTimeout(r, 50))
+    present = present.filter(f => existsSync(f))
+  }
+  if (present.length === 0) return
+  if (await gitProcessRunningIn(dir)) {
+    throw new WorkspaceError(`another git process is working in ${dir} (lock: ${present.join(', ')}); try again when it finishes`)
+  }
+  for (const f of present) {
+    await rm(f, { force: true })
+    recovered.push(`removed stale ${relative(dir, f)}`)
+  }
+}
+
+/** Best effort, Linux only (/proc): elsewhere the wait in removeStaleLocks is all we have. */
+async function gitProcessRunningIn (dir: string): Promise<boolean> {
+  const pids = await readdir('/proc').catch(() => [] as string[])
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    try {
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim()
+      if (comm !== 'git') continue
+      const cwd = await readlink(`/proc/${pid}/cwd`)
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) return true
+    } catch {
+      // the process exited or is not ours to inspect
+    }
+  }
+  return false
+}
+
+async function removeTempFiles (gitDir: string): Promise<void> {
+  const names = (await readdir(gitDir)).filter(n => n.startsWith(TMP_PREFIX))
+  await Promise.all(names.map(n => rm(join(gitDir, n), { force: true })))
+}
+
+/** Editable paths are file names, never globs. */
+function literal (paths: readonly string[]): string[] {
+  return paths.map(p => `:(literal)${p}`)
+}
+
+function splitZ (out: string): string[] {
+  return out.split('\0').filter(s => s !== '')
+}
