@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
+import type { BootstrapOptions } from '../bootstrap/node.ts'
+import type { StartOptions } from './commands/start.ts'
 import { resolveHome } from './home.ts'
 import { Output } from './output.ts'
 
@@ -22,6 +24,16 @@ function positiveInt (v: string): number {
   const n = positiveNumber(v)
   if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a positive integer')
   return n
+}
+
+function portNumber (v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0..65535')
+  return n
+}
+
+function collect (v: string, prev: string[]): string[] {
+  return [...prev, v]
 }
 
 function runTag (v: string): string {
@@ -58,7 +70,17 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--max-experiments <n>', 'stop after n experiments (default: run until stopped)', positiveInt)
     .option('--no-confirm', 'keep a candidate after one run instead of confirming it with a second run')
     .addOption(new Option('--seed <n>', 'seed of the mutation proposer (default: time)').argParser(positiveInt))
-    .action(async (opts: { project?: string, budget?: number, offline?: boolean, tag: string, maxExperiments?: number, confirm: boolean, seed?: number }) => {
+    .addOption(new Option('--proposer <kind>', 'who proposes changes: mutation (random search over train.py constants) or none (only reproduce what the swarm finds)').choices(['mutation', 'none']).default('mutation'))
+    .option('--no-adopt', 'never run code from other peers (results are still shared and received)')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/4011)', collect, [])
+    .option('--port <port>', 'TCP port to listen on (default 4011; 0 picks a free one)', portNumber)
+    .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable); a private swarm dials only these', collect, [])
+    .option('--swarm-key <file>', 'private swarm: pre-shared key from `swarm-node keygen`; peers without it cannot connect')
+    .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
+    .option('--local', 'treat the swarm as loopback/LAN (allow private addresses); automatic when listening on such addresses')
+    .addOption(new Option('--status-interval <seconds>', 'heartbeat interval').argParser(positiveNumber).hideHelp())
+    .addOption(new Option('--best-interval <seconds>', 'DHT best-record refresh interval').argParser(positiveNumber).hideHelp())
+    .action(async (opts: StartOptions) => {
       await run(async (home, out) => (await import('./commands/start.ts')).start(home, opts, out))
     })
 
@@ -85,8 +107,17 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .action(async (file: string, opts: { force?: boolean }) => { await run(async (_home, out) => (await import('./commands/keygen.ts')).keygen(file, opts, out)) })
 
   program.command('bootstrap')
-    .description('run a bootstrap node: serves the DHT and relays gossip without training; prints its multiaddrs')
-    .action(notYet('bootstrap', 'it needs the swarm layer'))
+    .description('run a bootstrap node: serves the DHT, relays and stores gossip, answers sync; no training; prints its multiaddrs')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/4011)', collect, [])
+    .option('--port <port>', 'TCP port to listen on (default 4011; 0 picks a free one)', portNumber)
+    .option('--bootstrap <multiaddr>', 'other bootstrap peers to join (repeatable)', collect, [])
+    .option('--swarm-key <file>', 'serve a private swarm with this pre-shared key')
+    .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
+    .option('--local', 'treat the swarm as loopback/LAN (allow private addresses)')
+    .option('--max-projects <n>', 'follow at most this many project topics', positiveInt, 64)
+    .action(async (opts: BootstrapOptions) => {
+      await run(async (home, out) => (await import('../bootstrap/node.ts')).runBootstrap(home, opts, out))
+    })
 
   return program
 }

@@ -133,12 +133,7 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
         // `recipients` in the result says who got it.
         allowPublishToZeroTopicPeers: true,
         fallbackToFloodsub: false,
-        D: GOSSIP_D,
-        Dlo: GOSSIP_DLO,
-        Dhi: GOSSIP_DHI,
-        Dout: GOSSIP_DOUT,
-        Dscore: GOSSIP_DSCORE,
-        Dlazy: GOSSIP_DLAZY,
+        D: GOSSIP_D, Dlo: GOSSIP_DLO, Dhi: GOSSIP_DHI, Dout: GOSSIP_DOUT, Dscore: GOSSIP_DSCORE, Dlazy: GOSSIP_DLAZY,
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
         maxInboundDataLength: opts.gossip?.maxMessageBytes ?? GOSSIP_MAX_MESSAGE_BYTES,
         scoreParams: {
@@ -170,16 +165,11 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
 export function topicScoreParams (overrides: Partial<TopicScoreParams> = {}): TopicScoreParams {
   const params = createTopicScoreParams({
     topicWeight: 1,
-    timeInMeshWeight: SCORE_TIME_IN_MESH_WEIGHT,
-    timeInMeshQuantum: 1000,
-    timeInMeshCap: SCORE_TIME_IN_MESH_CAP,
-    firstMessageDeliveriesWeight: SCORE_FIRST_DELIVERY_WEIGHT,
-    firstMessageDeliveriesDecay: SCORE_FIRST_DELIVERY_DECAY,
-    firstMessageDeliveriesCap: SCORE_FIRST_DELIVERY_CAP,
+    timeInMeshWeight: SCORE_TIME_IN_MESH_WEIGHT, timeInMeshQuantum: 1000, timeInMeshCap: SCORE_TIME_IN_MESH_CAP,
+    firstMessageDeliveriesWeight: SCORE_FIRST_DELIVERY_WEIGHT, firstMessageDeliveriesDecay: SCORE_FIRST_DELIVERY_DECAY, firstMessageDeliveriesCap: SCORE_FIRST_DELIVERY_CAP,
     meshMessageDeliveriesWeight: 0,
     meshFailurePenaltyWeight: 0,
-    invalidMessageDeliveriesWeight: SCORE_INVALID_WEIGHT,
-    invalidMessageDeliveriesDecay: SCORE_INVALID_DECAY,
+    invalidMessageDeliveriesWeight: SCORE_INVALID_WEIGHT, invalidMessageDeliveriesDecay: SCORE_INVALID_DECAY,
     ...overrides
   })
   validateTopicScoreParams(params)
@@ -226,37 +216,26 @@ function parseBootstrap (list: string[]): Multiaddr[] {
  * lives on loopback, so it allows them.
  */
 function connectionGater (local: boolean): ConnectionGater {
-  if (local) return {}
-  return {
-    denyDialMultiaddr: (ma: Multiaddr) => isLoopback(ma)
-  }
+  return local ? {} : { denyDialMultiaddr: (ma: Multiaddr) => isLoopback(ma) }
 }
 
 // --- peer exchange -----------------------------------------------------------
 
+/** Defaults in constants.ts (PEER_EXCHANGE_*, DIAL_TIMEOUT_MS). */
 export interface PeerExchangeInit {
-  /** Connected peers to keep; below it the node dials more. */
-  minPeers?: number
-  /** Time between checks. */
-  intervalMs?: number
-  /** First check after start. */
-  firstDelayMs?: number
-  /** One DHT walk. */
-  queryTimeoutMs?: number
-  /** One dial. */
-  dialTimeoutMs?: number
-  /** Redialled whenever the node is below target and not connected to them. */
-  bootstrap?: Multiaddr[]
+  minPeers?: number // connected peers to keep; below it the node dials more
+  intervalMs?: number // between checks
+  firstDelayMs?: number // first check after start
+  queryTimeoutMs?: number // one DHT walk
+  dialTimeoutMs?: number // one dial
+  bootstrap?: Multiaddr[] // redialled whenever the node is below target
 }
 
 interface PeerExchangeComponents {
   peerId: PeerId
   peerStore: PeerStore
   peerRouting: PeerRouting
-  connectionManager: {
-    getConnections(): Connection[]
-    openConnection(peer: PeerId | Multiaddr, options?: AbortOptions): Promise<Connection>
-  }
+  connectionManager: { getConnections(): Connection[], openConnection(peer: PeerId | Multiaddr, options?: AbortOptions): Promise<Connection> }
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
 }
@@ -271,12 +250,7 @@ interface PeerExchangeComponents {
 export class PeerExchange implements Startable {
   readonly [Symbol.toStringTag] = 'swarm-node/peer-exchange'
   private readonly log: Logger
-  private readonly minPeers: number
-  private readonly intervalMs: number
-  private readonly firstDelayMs: number
-  private readonly queryTimeoutMs: number
-  private readonly dialTimeoutMs: number
-  private readonly bootstrap: Multiaddr[]
+  private readonly cfg: Required<PeerExchangeInit>
   /** peer id -> when a dial to it last failed. */
   private readonly failedAt = new Map<string, number>()
   private controller?: AbortController
@@ -285,12 +259,14 @@ export class PeerExchange implements Startable {
 
   constructor (private readonly components: PeerExchangeComponents, init: PeerExchangeInit = {}) {
     this.log = components.logger.forComponent('swarm-node:peer-exchange')
-    this.minPeers = init.minPeers ?? PEER_EXCHANGE_MIN_PEERS
-    this.intervalMs = init.intervalMs ?? PEER_EXCHANGE_INTERVAL_MS
-    this.firstDelayMs = init.firstDelayMs ?? PEER_EXCHANGE_FIRST_DELAY_MS
-    this.queryTimeoutMs = init.queryTimeoutMs ?? PEER_EXCHANGE_QUERY_TIMEOUT_MS
-    this.dialTimeoutMs = init.dialTimeoutMs ?? DIAL_TIMEOUT_MS
-    this.bootstrap = init.bootstrap ?? []
+    this.cfg = {
+      minPeers: init.minPeers ?? PEER_EXCHANGE_MIN_PEERS,
+      intervalMs: init.intervalMs ?? PEER_EXCHANGE_INTERVAL_MS,
+      firstDelayMs: init.firstDelayMs ?? PEER_EXCHANGE_FIRST_DELAY_MS,
+      queryTimeoutMs: init.queryTimeoutMs ?? PEER_EXCHANGE_QUERY_TIMEOUT_MS,
+      dialTimeoutMs: init.dialTimeoutMs ?? DIAL_TIMEOUT_MS,
+      bootstrap: init.bootstrap ?? []
+    }
   }
 
   isStarted (): boolean { return this.controller != null }
@@ -303,7 +279,7 @@ export class PeerExchange implements Startable {
   afterStart (): void {
     // Bootstrap right away; the first exchange waits for identify to tell us who they know.
     void this.dialBootstrap()
-    this.schedule(this.firstDelayMs)
+    this.schedule(this.cfg.firstDelayMs)
   }
 
   stop (): void {
@@ -331,7 +307,7 @@ export class PeerExchange implements Startable {
 
   private readonly onConnectionClose = (): void => {
     // Losing a link below target: look again soon rather than at the next interval.
-    if (this.controller != null && this.connectedPeers().size < this.minPeers) this.schedule(this.firstDelayMs)
+    if (this.controller != null && this.connectedPeers().size < this.cfg.minPeers) this.schedule(this.cfg.firstDelayMs)
   }
 
   private schedule (delayMs: number): void {
@@ -340,18 +316,18 @@ export class PeerExchange implements Startable {
     this.timer = setTimeout(() => {
       this.exchange()
         .catch(err => { this.log.error('peer exchange failed - %e', err) })
-        .finally(() => { this.schedule(this.intervalMs) })
+        .finally(() => { this.schedule(this.cfg.intervalMs) })
     }, delayMs)
     this.timer.unref?.()
   }
 
   private async fill (): Promise<number> {
     const before = this.connectedPeers().size
-    if (before >= this.minPeers || this.controller == null) return 0
+    if (before >= this.cfg.minPeers || this.controller == null) return 0
     this.forgetOldFailures()
     await this.dialBootstrap()
     await this.dialSome(await this.storedCandidates())
-    if (this.connectedPeers().size < this.minPeers) await this.dialSome(await this.walk())
+    if (this.connectedPeers().size < this.cfg.minPeers) await this.dialSome(await this.walk())
     const gained = this.connectedPeers().size - before
     this.log('peer exchange: %d -> %d peers', before, before + gained)
     return gained
@@ -359,9 +335,11 @@ export class PeerExchange implements Startable {
 
   private async dialBootstrap (): Promise<void> {
     const connected = this.connectedPeers()
-    const todo = this.bootstrap.filter(ma => {
+    const self = this.components.peerId.toString()
+    const todo = this.cfg.bootstrap.filter(ma => {
       const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      return id != null && !connected.has(id)
+      // A bootstrap node may be handed the shared list that names itself.
+      return id != null && id !== self && !connected.has(id)
     })
     await Promise.all(todo.map(async ma => this.dial(ma, ma.toString())))
   }
@@ -380,7 +358,7 @@ export class PeerExchange implements Startable {
   private async walk (): Promise<PeerInfo[]> {
     if (this.controller == null) return []
     const found: PeerInfo[] = []
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.queryTimeoutMs)])
+    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.cfg.queryTimeoutMs)])
     const key = crypto.getRandomValues(new Uint8Array(32))
     const connected = this.connectedPeers()
     try {
@@ -400,7 +378,7 @@ export class PeerExchange implements Startable {
     const queue = [...candidates]
     while (queue.length > 0 && this.controller != null) {
       const connected = this.connectedPeers()
-      const need = this.minPeers - connected.size
+      const need = this.cfg.minPeers - connected.size
       if (need <= 0) return
       const batch = queue.splice(0, need).filter(p => !connected.has(p.id.toString()))
       await Promise.all(batch.map(async peer => {
@@ -412,7 +390,7 @@ export class PeerExchange implements Startable {
 
   private async dial (target: PeerId | Multiaddr, name: string): Promise<void> {
     if (this.controller == null) return
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.dialTimeoutMs)])
+    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.cfg.dialTimeoutMs)])
     try {
       await this.components.connectionManager.openConnection(target, { signal })
     } catch (err) {

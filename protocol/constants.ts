@@ -56,8 +56,13 @@ export const MAX_CONTENT_FILES = 16
 export const MAX_PATH_CHARS = 256
 /** Attestations carried by one best record. */
 export const MAX_ATTESTATIONS = 32
-/** Distinct attesters beyond this many do not raise a record's rank further. */
-export const ATTESTER_RANK_CAP = 3
+/**
+ * Distinct attesters beyond this many do not raise a record's rank further. One:
+ * the tier is "reproduced or not". A higher cap would let an old result with
+ * more reproductions shadow a better new one forever in a small swarm, where a
+ * new result can only gather as many attesters as there are other nodes.
+ */
+export const ATTESTER_RANK_CAP = 1
 
 /** projectId: at most this many non-editable files. */
 export const MAX_PROJECT_FILES = 100_000

@@ -20,9 +20,24 @@ export type LoopEvent =
   | { type: 'log', level: 'info' | 'warn', message: string }
   | { type: 'idle', reason: string }
 
+/** A candidate from the swarm: a peer's kept result, to reproduce here. */
+export interface Adoption {
+  proposal: Proposal
+  origin: { result: string, author: string, claimed: number | null, track: string }
+}
+
+/** Where adoptions come from (the swarm service); absent when offline. */
+export interface AdoptionInbox {
+  /** The best adoption worth trying against the current baseline, or null. */
+  next (session: Session, signal: AbortSignal): Promise<Adoption | null>
+  /** Resolves when something new may be worth adopting (or after `ms`). */
+  wait (ms: number, signal: AbortSignal): Promise<void>
+}
+
 export interface LoopOptions {
   session: Session
   proposer: Proposer
+  inbox?: AdoptionInbox
   signal: AbortSignal
   onEvent: (e: LoopEvent) => void
   /** Re-run a promising candidate before keeping it (default true). */
@@ -98,13 +113,16 @@ async function propose (o: LoopOptions): Promise<Proposal | null> {
 }
 
 /** One experiment from proposal to record. Returns false when aborted. */
-export async function runExperiment (o: LoopOptions, proposal: Proposal, proposer = o.proposer.name): Promise<boolean> {
+export async function runExperiment (o: LoopOptions, proposal: Proposal, proposer = o.proposer.name, origin?: Adoption['origin']): Promise<boolean> {
   const s = o.session
   const ws = s.workspace
   const margin = s.project.manifest.noise_margin
   const files = checkCandidate(s.baseline.files, proposal.files, s.project.manifest.editable)
   await ws.writeEditable(files)
-  const commit = await ws.commitCandidate(`${proposal.description}\n\nswarm-node experiment on ${ws.branch}, proposer ${proposer}`)
+  const trailer = origin == null
+    ? `swarm-node experiment on ${ws.branch}, proposer ${proposer}`
+    : `swarm-node reproduction on ${ws.branch}\nAdopted-From-Peer: ${origin.author}\nAdopted-Result: ${origin.result}\nClaimed-Val-Bpb: ${origin.claimed ?? 'none'}`
+  const commit = await ws.commitCandidate(`${proposal.description}\n\n${trailer}`)
   const seq = nextSeq(s)
   const startedAt = Date.now()
   const before = s.baseline.value
@@ -136,7 +154,8 @@ export async function runExperiment (o: LoopOptions, proposal: Proposal, propose
   const value = figures.length > 0 ? mean(figures) : null
   const rec: ExperimentRecord = {
     ...baseRecord(s, seq, startedAt), commit, parent: s.baseline.commit, status, description: proposal.description, proposer,
-    child: contentHash(files), parent_content: s.baseline.content, decision_bpb: value, baseline_bpb: before, detail: proposal.detail, ...fields
+    child: contentHash(files), parent_content: s.baseline.content, decision_bpb: value, baseline_bpb: before, detail: proposal.detail, ...fields,
+    ...(origin != null ? { origin } : {})
   }
   if (status === 'keep') {
     s.baseline = { commit, files, content: contentHash(files), value, record: rec }
@@ -151,15 +170,28 @@ export async function runLoop (o: LoopOptions): Promise<void> {
   const s = o.session
   if (s.baseline.value == null && !(await runBaseline(o))) return
   let done = 0
+  let idleSaid = false
   while (!o.signal.aborted && (o.maxExperiments === undefined || done < o.maxExperiments)) {
-    const proposal = await propose(o)
+    // A better baseline found elsewhere comes first: the agent's idea can wait.
+    const adoption = o.inbox != null ? await o.inbox.next(s, o.signal) : null
+    const proposal = adoption?.proposal ?? await propose(o)
     if (o.signal.aborted) return
     if (proposal == null) {
-      o.onEvent({ type: 'idle', reason: `proposer ${o.proposer.name} has nothing new to try against this baseline` })
-      return
+      if (o.inbox == null) {
+        o.onEvent({ type: 'idle', reason: `proposer ${o.proposer.name} has nothing new to try against this baseline` })
+        return
+      }
+      if (!idleSaid) o.onEvent({ type: 'idle', reason: `proposer ${o.proposer.name} has nothing to try: waiting for results from the swarm` })
+      idleSaid = true
+      await o.inbox.wait(5000, o.signal)
+      continue
     }
+    idleSaid = false
     try {
-      if (!(await runExperiment(o, proposal))) return
+      const ok = adoption != null
+        ? await runExperiment(o, adoption.proposal, 'adopt', adoption.origin)
+        : await runExperiment(o, proposal)
+      if (!ok) return
     } catch (err) {
       if (!(err instanceof CandidateRejected)) throw err
       o.onEvent({ type: 'log', level: 'warn', message: `candidate rejected: ${err.message}` })

@@ -47,9 +47,17 @@ export function computeLeaderboard (results: ResultMsg[], attestations: Attestat
     const k = `${r.project}/${r.track}`
     if (typeof b === 'number' && (firstBaseline.get(k)?.time ?? Infinity) > r.time) firstBaseline.set(k, { time: r.time, value: b })
   }
-  const rows: Array<Omit<LeaderboardRow, 'rank'>> = []
+  // A reproduction is published as its reproducer's own keep of the same content:
+  // the content's first author holds the row, the others count as attestations.
+  const first = new Map<string, ResultMsg>()
   for (const r of results) {
     if (r.status !== 'keep') continue
+    const k = `${r.project}/${r.track}/${r.child}`
+    const prev = first.get(k)
+    if (prev == null || r.time < prev.time) first.set(k, r)
+  }
+  const rows: Array<Omit<LeaderboardRow, 'rank'>> = []
+  for (const r of first.values()) {
     if (q.project != null && r.project !== q.project) continue
     if (q.track != null && r.track !== q.track) continue
     const id = messageId(r)

@@ -88,6 +88,7 @@ async function answer (cmd: Record<string, any>): Promise<Record<string, unknown
 
 createInterface({ input: process.stdin })
   .on('line', line => {
+    if (line.trim() === '') return
     let cmd: Record<string, any>
     try { cmd = JSON.parse(line) } catch { print({ type: 'error', error: 'not JSON' }); return }
     answer(cmd)

@@ -133,11 +133,11 @@ def is_up_to_date(corpus_sha):
         return (meta.get("format") == FORMAT
                 and meta.get("corpus_sha256") == corpus_sha
                 and meta["context"] == CONTEXT and meta["vocab"] == VOCAB
-                and TRAIN_BIN.stat().st_size == meta["train_bytes"]
-                and VAL_BIN.stat().st_size == meta["val_bytes"]
-                and TOKEN_BYTES_BIN.stat().st_size == VOCAB
+                and TOKEN_BYTES_BIN.read_bytes() == bytes([1]) * VOCAB
                 and VAL_EVAL_BIN.stat().st_size == meta["windows"] * (CONTEXT + 1)
-                and sha256(VAL_EVAL_BIN.read_bytes()) == meta["eval_sha256"])
+                and sha256(VAL_EVAL_BIN.read_bytes()) == meta["eval_sha256"]
+                and sha256(TRAIN_BIN.read_bytes()) == meta["train_sha256"]
+                and sha256(VAL_BIN.read_bytes()) == meta["val_sha256"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -172,6 +172,8 @@ def prepare(argv):
         "train_bytes": len(train),
         "val_bytes": len(val),
         "eval_sha256": sha256(windows),
+        "train_sha256": sha256(train),
+        "val_sha256": sha256(val),
         "corpus_sha256": corpus_sha,
         "format": FORMAT,
     }

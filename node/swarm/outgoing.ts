@@ -1,0 +1,114 @@
+/**
+ * Turns what the local loop did into wire messages (unsigned bodies): the
+ * loop's records are rich and loose, the protocol is strict and bounded, so
+ * everything is trimmed to the protocol's limits here, in one place.
+ */
+import {
+  MAX_DESCRIPTION_CHARS, MAX_DIFF_BYTES, MAX_METRICS,
+  type AttestationMsg, type ClaimMsg, type Hardware, type ResultMsg, type StatusMsg, type Unsigned
+} from '../../protocol/index.ts'
+import type { ExperimentRecord } from '../../trainer/results-log.ts'
+
+const METRIC_KEY = /^[a-z][a-z0-9_]{0,47}$/
+
+/** One printable line, cut to the protocol's limit. */
+export function oneLine (s: string, max = MAX_DESCRIPTION_CHARS): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim()
+  return clean.length <= max ? clean : clean.slice(0, max - 1) + '…'
+}
+
+/** Finite numeric metrics with protocol-shaped keys (autoresearch prints `num_params_M`). */
+export function wireMetrics (metrics: Record<string, unknown>, extra: Record<string, number | null | undefined> = {}): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries({ ...extra, ...metrics })) {
+    const key = k.toLowerCase()
+    if (typeof v !== 'number' || !Number.isFinite(v) || !METRIC_KEY.test(key) || key in out) continue
+    if (Object.keys(out).length >= MAX_METRICS) break
+    out[key] = v
+  }
+  return out
+}
+
+/** A diff over the wire limit is cut at a line boundary and says so. */
+export function wireDiff (diff: string): string {
+  const enc = new TextEncoder()
+  if (enc.encode(diff).byteLength <= MAX_DIFF_BYTES) return diff
+  const note = '\n# (diff truncated: fetch the content by its hash for the full change)\n'
+  let cut = diff.slice(0, MAX_DIFF_BYTES - note.length - 4)
+  while (enc.encode(cut).byteLength > MAX_DIFF_BYTES - note.length) cut = cut.slice(0, -1024)
+  return cut.slice(0, cut.lastIndexOf('\n') + 1) + note
+}
+
+const bpb = (x: unknown): number | null => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= 64 ? x : null
+
+export function resultBody (rec: ExperimentRecord, ctx: { project: string, track: string, hardware: Hardware, diff: string }): Unsigned<ResultMsg> | null {
+  if (rec.status === 'baseline') return null
+  const child = rec.child as string
+  const parent = (rec.parent_content as string | undefined) ?? child
+  const crashed = rec.status === 'crash'
+  return {
+    v: 1,
+    kind: 'result',
+    project: ctx.project,
+    track: ctx.track,
+    parent,
+    child,
+    diff: wireDiff(ctx.diff),
+    // The decision figure (mean of the confirming runs) is what "kept" meant here.
+    val_bpb: crashed ? null : bpb(rec.decision_bpb) ?? bpb(rec.val_bpb),
+    verified_bpb: crashed ? null : bpb(rec.verified_bpb),
+    status: rec.status,
+    reason: oneLine(rec.reason ?? '', 200),
+    metrics: wireMetrics(rec.metrics ?? {}, { baseline_bpb: bpb(rec.baseline_bpb) }),
+    hardware: ctx.hardware,
+    agent: oneLine(rec.proposer, 100),
+    description: oneLine(rec.description) || '(no description)',
+    time: rec.finished_at
+  }
+}
+
+export function attestationBody (rec: ExperimentRecord, origin: { result: string }, ok: boolean, ctx: { project: string, track: string, hardware: Hardware }): Unsigned<AttestationMsg> {
+  const measured = bpb(rec.decision_bpb) ?? bpb(rec.verified_bpb) ?? bpb(rec.val_bpb)
+  return {
+    v: 1,
+    kind: 'attestation',
+    project: ctx.project,
+    track: ctx.track,
+    result: origin.result,
+    child: rec.child as string,
+    ok: ok && measured != null,
+    val_bpb: measured,
+    verified_bpb: bpb(rec.verified_bpb),
+    hardware: ctx.hardware,
+    time: rec.finished_at
+  }
+}
+
+export function claimBody (ctx: { project: string, track: string, parent: string, description: string, now: number, ttlMs: number }): Unsigned<ClaimMsg> {
+  return {
+    v: 1,
+    kind: 'claim',
+    project: ctx.project,
+    track: ctx.track,
+    parent: ctx.parent,
+    description: oneLine(ctx.description) || '(experiment)',
+    time: ctx.now,
+    expires: ctx.now + Math.min(Math.max(ctx.ttlMs, 1000), 2 * 3600 * 1000 - 1000)
+  }
+}
+
+export function statusBody (ctx: { project: string, track: string, experiment: string | null, best: number | null, experiments: number, kept: number, peers: number, now: number }): Unsigned<StatusMsg> {
+  return {
+    v: 1,
+    kind: 'status',
+    project: ctx.project,
+    track: ctx.track,
+    experiment: ctx.experiment == null ? null : oneLine(ctx.experiment),
+    best_bpb: bpb(ctx.best),
+    experiments: ctx.experiments,
+    kept: Math.min(ctx.kept, ctx.experiments),
+    peers: ctx.peers,
+    time: ctx.now
+  }
+}
