@@ -256,6 +256,8 @@ export class PeerExchange implements Startable {
   private controller?: AbortController
   private timer?: ReturnType<typeof setTimeout>
   private running?: Promise<number>
+  /** Delay of the next look while below target; doubles up to the interval. */
+  private retryMs = 0
 
   constructor (private readonly components: PeerExchangeComponents, init: PeerExchangeInit = {}) {
     this.log = components.logger.forComponent('swarm-node:peer-exchange')
@@ -307,7 +309,10 @@ export class PeerExchange implements Startable {
 
   private readonly onConnectionClose = (): void => {
     // Losing a link below target: look again soon rather than at the next interval.
-    if (this.controller != null && this.connectedPeers().size < this.cfg.minPeers) this.schedule(this.cfg.firstDelayMs)
+    if (this.controller != null && this.connectedPeers().size < this.cfg.minPeers) {
+      this.retryMs = 0
+      this.schedule(this.cfg.firstDelayMs)
+    }
   }
 
   private schedule (delayMs: number): void {
@@ -316,7 +321,13 @@ export class PeerExchange implements Startable {
     this.timer = setTimeout(() => {
       this.exchange()
         .catch(err => { this.log.error('peer exchange failed - %e', err) })
-        .finally(() => { this.schedule(this.cfg.intervalMs) })
+        .finally(() => {
+          // Still short (a young swarm, identify or the DHT not ready yet): look
+          // again soon, backing off to the interval for a swarm that is just small.
+          const short = this.connectedPeers().size < this.cfg.minPeers
+          this.retryMs = short ? Math.min(Math.max(this.retryMs * 2, this.cfg.firstDelayMs * 2), this.cfg.intervalMs) : 0
+          this.schedule(short ? this.retryMs : this.cfg.intervalMs)
+        })
     }, delayMs)
     this.timer.unref?.()
   }

@@ -14,6 +14,7 @@ function text (e: SwarmEvent): string | null {
     case 'attested': return `${e.ok ? '✓ reproduced' : '✗ did not reproduce'} ${e.result.slice(0, 8)} by ${short(e.author)}: ${e.reason}`
     case 'best': return `★ best on ${e.track}: ${fig(e.val_bpb)} (${e.attestations} attestations, ${e.source})`
     case 'synced': return `⇄ synced ${e.added} messages from ${short(e.peer)}${e.rejected > 0 ? `, ${e.rejected} refused` : ''}`
+    case 'trust': return `trust in ${short(e.peer)} is now ${e.score}${e.distrusted ? ' (its results are ignored)' : ''}`
     case 'note': return e.message
   }
 }

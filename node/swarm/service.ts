@@ -38,6 +38,7 @@ export type SwarmEvent =
   | { type: 'attested', result: string, author: string, ok: boolean, reason: string, measured: number | null }
   | { type: 'best', project: string, track: string, result: string, val_bpb: number | null, attestations: number, source: 'dht' | 'local' }
   | { type: 'synced', peer: string, added: number, rejected: number }
+  | { type: 'trust', peer: string, score: number, distrusted: boolean }
   | { type: 'note', message: string }
 
 export interface SwarmServiceInit {
@@ -72,6 +73,15 @@ export class SwarmService {
 
   private emit (e: SwarmEvent): void {
     try { this.init.onEvent(e) } catch {}
+  }
+
+  /** Records an attestation in the trust book and reports the author's new standing when it moved. */
+  private weigh (a: AttestationMsg, result: ResultMsg | undefined): void {
+    if (result == null) return
+    const before = this.trust.score(result.author)
+    this.trust.record(a, result)
+    const after = this.trust.score(result.author)
+    if (after !== before) this.emit({ type: 'trust', peer: result.author, score: after, distrusted: this.trust.distrusted(result.author) })
   }
 
   private resultById (id: string): ResultMsg | undefined {
@@ -132,7 +142,7 @@ export class SwarmService {
   private handle (m: Message): void {
     if (m.kind === 'result' && m.status === 'keep') this.consider(m)
     if (m.kind === 'attestation') {
-      this.trust.record(m, this.resultById(m.result))
+      this.weigh(m, this.resultById(m.result))
       if (m.ok) void this.refreshBest(m.result).catch(() => {})
     }
   }
@@ -183,7 +193,7 @@ export class SwarmService {
       const verdict = reproduced(origin.claimed, result.val_bpb, rec.status === 'keep', this.init.session.project.manifest.noise_margin)
       const att: AttestationMsg = await this.sign(attestationBody(rec, origin, verdict.ok, this.ctx))
       await this.publish(att)
-      this.trust.record(att, this.resultById(origin.result))
+      this.weigh(att, this.resultById(origin.result))
       this.emit({ type: 'attested', result: origin.result, author: origin.author, ok: att.ok, reason: verdict.reason, measured: att.val_bpb })
       if (att.ok) await this.refreshBest(origin.result)
     }
@@ -218,7 +228,7 @@ export class SwarmService {
     const records = await getBestRecords(this.init.node, s.project.id, s.track)
     for (const rec of records.slice(0, 3)) {
       const fresh = await this.init.store.add(rec.result)
-      for (const a of rec.attestations) if (await this.init.store.add(a)) this.trust.record(a, rec.result)
+      for (const a of rec.attestations) if (await this.init.store.add(a)) this.weigh(a, rec.result)
       await this.init.store.putContent(rec.content.files)
       if (fresh) this.consider(rec.result)
     }

@@ -190,7 +190,7 @@ next_log = 0.0
 model.train()
 while training_time < TIME_BUDGET:
     sync()
-    t0 = time.time()
+    t0 = time.perf_counter()
 
     lr = LEARNING_RATE * lr_multiplier(step, training_time / TIME_BUDGET)
     for group in optimizer.param_groups:
@@ -207,7 +207,7 @@ while training_time < TIME_BUDGET:
 
     loss_value = loss.item()  # also syncs
     sync()
-    dt = time.time() - t0
+    dt = time.perf_counter() - t0
     if not math.isfinite(loss_value):
         print(f"FAIL: loss is {loss_value} at step {step}", flush=True)
         sys.exit(1)

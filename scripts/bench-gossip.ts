@@ -1,0 +1,583 @@
+// How fast and how completely does a local swarm gossip signed results?
+// Builds N real swarm nodes (createSwarmLibp2p: TCP + Noise + Yamux, GossipSub,
+// kad-dht, peer exchange) on 127.0.0.1, node 0 as bootstrap, lets peer exchange
+// form the topology, then publishes M real signed `result` messages from random
+// nodes and times their delivery. Every node validates with the real checks
+// (`checkGossip`: decode, schema, Ed25519 signature, author == publisher).
+//
+//   node --import tsx scripts/bench-gossip.ts [--nodes 10,30] [--messages 20]
+//        [--processes 1[,K]] [--json-out bench-results/gossip.json]
+//
+// --processes takes a list: 1 = every node in this process; K > 1 = nodes
+// spread over K worker processes (this same file, forked with --worker), which
+// gives a fairer RSS per node. Each (N, processes) pair is one run.
+//
+// Prints a table and writes the JSON. Loopback only, mDNS off, `local: true`;
+// every phase has a timeout and every node is stopped at the end.
+
+import '../node/polyfills.js'
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
+import { createSwarmLibp2p, setTopicScoreParams, topicScoreParams, type SwarmLibp2p } from '../node/libp2p.ts'
+import { checkGossip } from '../node/swarm/gossip-check.ts'
+import { encodeMessage, messageId, signMessage, topicFor, type ResultMsg, type Unsigned } from '../protocol/index.ts'
+
+const root = join(import.meta.dirname, '..')
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
+
+/** Formation: connections to at least min(4, N-1) peers and a non-empty mesh on every node. */
+const FORMATION_TIMEOUT_MS = 30_000
+/** After the last publish, missing deliveries are waited for this long. */
+const GRACE_MS = 5_000
+const PUBLISH_GAP_MS: [number, number] = [100, 200]
+const STOP_TIMEOUT_MS = 10_000
+const CREATE_BATCH = 5
+/** The whole bench, all runs: past this everything is torn down and the process exits 1. */
+const WATCHDOG_MS = 300_000
+
+/** Wall-clock ms with sub-ms resolution, comparable across processes on one machine. */
+const now = (): number => performance.timeOrigin + performance.now()
+const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+const randomHex = (bytes = 32): string => randomBytes(bytes).toString('hex')
+
+// --- the nodes living in one process ------------------------------------------
+
+interface NodeStatus { index: number, connections: number, mesh: number, subscribers: number }
+interface HostStatus { nodes: NodeStatus[], rss: number, heapUsed: number }
+interface Published { id: string, t0: number, recipients: number, bytes: number }
+
+/**
+ * Some of the swarm's nodes, in this process. Used directly in-process and
+ * through IPC commands by the workers.
+ */
+class Host {
+  private readonly nodes = new Map<number, { node: SwarmLibp2p, key: PrivateKey }>()
+  /** message id -> node index -> arrival time (after validation). */
+  private readonly arrivals = new Map<string, Map<number, number>>()
+  private arrivalCount = 0
+  private rejected = 0
+  private project = ''
+  private topic = ''
+  readonly baselineRss = process.memoryUsage().rss
+
+  init (project: string): void {
+    this.project = project
+    this.topic = topicFor(project)
+  }
+
+  /** Create, start and subscribe the given nodes (a few at a time); returns their addresses. */
+  async create (indices: number[], bootstrap?: string): Promise<Array<{ index: number, peerId: string, addr: string }>> {
+    const out: Array<{ index: number, peerId: string, addr: string }> = []
+    for (let i = 0; i < indices.length; i += CREATE_BATCH) {
+      out.push(...await Promise.all(indices.slice(i, i + CREATE_BATCH).map(async index => await this.createOne(index, bootstrap))))
+    }
+    return out
+  }
+
+  private async createOne (index: number, bootstrap?: string): Promise<{ index: number, peerId: string, addr: string }> {
+    const key = await generateKeyPair('Ed25519')
+    const node = await createSwarmLibp2p({
+      privateKey: key,
+      listen: LOOPBACK,
+      local: true,
+      mdns: false,
+      bootstrap: bootstrap != null ? [bootstrap] : []
+    })
+    this.nodes.set(index, { node, key })
+    const pubsub = node.services.pubsub
+    // As the swarm service does: validator and score params before subscribing.
+    pubsub.topicValidators.set(this.topic, async (_peer, msg) => {
+      const v = await checkGossip(msg, this.project)
+      if (!v.ok) {
+        this.rejected++
+        return v.reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      }
+      const t = now()
+      const id = messageId(v.message)
+      let byNode = this.arrivals.get(id)
+      if (byNode == null) this.arrivals.set(id, byNode = new Map())
+      if (!byNode.has(index)) {
+        byNode.set(index, t)
+        this.arrivalCount++
+      }
+      return TopicValidatorResult.Accept
+    })
+    setTopicScoreParams(pubsub, this.topic, topicScoreParams())
+    pubsub.subscribe(this.topic)
+    const addr = node.getMultiaddrs().find(a => a.toString().startsWith('/ip4/127.0.0.1/tcp/'))
+    if (addr == null) throw new Error(`node ${index} has no loopback TCP address`)
+    return { index, peerId: node.peerId.toString(), addr: addr.toString() }
+  }
+
+  status (): HostStatus {
+    const nodes: NodeStatus[] = []
+    for (const [index, { node }] of this.nodes) {
+      const peers = new Set(node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
+      const pubsub = node.services.pubsub
+      nodes.push({ index, connections: peers.size, mesh: pubsub.getMeshPeers(this.topic).length, subscribers: pubsub.getSubscribers(this.topic).length })
+    }
+    const mem = process.memoryUsage()
+    return { nodes, rss: mem.rss, heapUsed: mem.heapUsed }
+  }
+
+  /** Sign a real result with node `index`'s key and publish it; t0 is taken after signing, right before publish. */
+  async publish (index: number, k: number): Promise<Published> {
+    const entry = this.nodes.get(index)
+    if (entry == null) throw new Error(`node ${index} is not in this process`)
+    const body: Unsigned<ResultMsg> = {
+      v: 1,
+      kind: 'result',
+      project: this.project,
+      track: 'cpu',
+      parent: randomHex(),
+      child: randomHex(),
+      diff: fakeDiff(k),
+      val_bpb: 1.2 + Math.random() * 0.1,
+      verified_bpb: null,
+      status: k % 3 === 0 ? 'keep' : 'discard',
+      reason: k % 3 === 0 ? 'val_bpb improved' : 'val_bpb not better than parent',
+      metrics: { train_seconds: 300, peak_vram_mb: 0, num_params_m: 0.43, steps: 1000 + k },
+      hardware: { cpu: 'bench-gossip loopback', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null },
+      agent: 'bench-gossip',
+      description: `bench message ${k}: try a slightly different learning-rate warmup`,
+      time: Date.now()
+    }
+    const signed = await signMessage(body, entry.key)
+    const bytes = encodeMessage(signed)
+    const id = messageId(signed)
+    const t0 = now()
+    const res = await entry.node.services.pubsub.publish(this.topic, bytes)
+    return { id, t0, recipients: res.recipients.length, bytes: bytes.byteLength }
+  }
+
+  counts (): { arrivals: number, rejected: number } {
+    return { arrivals: this.arrivalCount, rejected: this.rejected }
+  }
+
+  arrivalList (): Array<[string, number, number]> {
+    const out: Array<[string, number, number]> = []
+    for (const [id, byNode] of this.arrivals) for (const [index, t] of byNode) out.push([id, index, t])
+    return out
+  }
+
+  /** Stop every node; resolves to how many did not stop within the timeout. */
+  async stop (): Promise<number> {
+    const all = [...this.nodes.values()]
+    this.nodes.clear()
+    let stuck = 0
+    await Promise.all(all.map(async ({ node }) => {
+      const stopped = await Promise.race([node.stop().then(() => true, () => true), sleep(STOP_TIMEOUT_MS).then(() => false)])
+      if (!stopped) stuck++
+    }))
+    return stuck
+  }
+}
+
+/** A unified diff of a few KB, different per message. */
+function fakeDiff (k: number): string {
+  const lines = ['--- a/train.py', '+++ b/train.py']
+  for (let hunk = 0; hunk < 12; hunk++) {
+    const at = 40 + hunk * 37 + k
+    lines.push(`@@ -${at},7 +${at},8 @@ def train(model, data, cfg):`)
+    lines.push('     for step in range(cfg.steps):')
+    lines.push('         x, y = data.batch(cfg.batch_size)')
+    lines.push(`-        lr = cfg.lr * min(1.0, step / ${100 + hunk})`)
+    lines.push(`+        warmup = ${100 + hunk + k} # ${randomHex(8)}`)
+    lines.push('+        lr = cfg.lr * min(1.0, (step + 1) / warmup) * cosine(step, cfg.steps)')
+    lines.push('         loss = model(x, y)')
+    lines.push('         loss.backward()')
+    lines.push('         opt.step(lr)')
+  }
+  return lines.join('\n') + '\n'
+}
+
+// --- host handles: in this process or a worker over IPC ---------------------------
+
+type Cmd =
+  | { cmd: 'init', project: string }
+  | { cmd: 'create', indices: number[], bootstrap?: string }
+  | { cmd: 'status' }
+  | { cmd: 'publish', index: number, k: number }
+  | { cmd: 'counts' }
+  | { cmd: 'arrivals' }
+  | { cmd: 'stop' }
+  | { cmd: 'baseline' }
+
+async function dispatch (host: Host, c: Cmd): Promise<unknown> {
+  switch (c.cmd) {
+    case 'init': return host.init(c.project)
+    case 'create': return await host.create(c.indices, c.bootstrap)
+    case 'status': return host.status()
+    case 'publish': return await host.publish(c.index, c.k)
+    case 'counts': return host.counts()
+    case 'arrivals': return host.arrivalList()
+    case 'stop': return await host.stop()
+    case 'baseline': return host.baselineRss
+  }
+}
+
+interface Handle {
+  readonly name: string
+  readonly pid: number
+  call<T>(c: Cmd): Promise<T>
+  close (): Promise<void>
+}
+
+class LocalHandle implements Handle {
+  readonly name = 'in-process'
+  readonly pid = process.pid
+  private readonly host = new Host()
+  async call<T>(c: Cmd): Promise<T> { return await dispatch(this.host, c) as T }
+  async close (): Promise<void> {}
+}
+
+class WorkerHandle implements Handle {
+  private nextId = 0
+  private readonly pending = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
+  private exited = false
+
+  private constructor (readonly name: string, private readonly child: ChildProcess) {
+    child.on('message', (m: { id: number, ok: boolean, result?: unknown, error?: string }) => {
+      const p = this.pending.get(m.id)
+      if (p == null) return
+      this.pending.delete(m.id)
+      if (m.ok) p.resolve(m.result)
+      else p.reject(new Error(`${this.name}: ${m.error}`))
+    })
+    child.on('exit', code => {
+      this.exited = true
+      for (const p of this.pending.values()) p.reject(new Error(`${this.name} exited (code ${code})`))
+      this.pending.clear()
+    })
+  }
+
+  get pid (): number { return this.child.pid ?? -1 }
+
+  static async start (name: string): Promise<WorkerHandle> {
+    const child = fork(import.meta.filename, ['--worker'], { cwd: root, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const handle = new WorkerHandle(name, child)
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start in 30 s`)), 30_000)
+      child.once('message', () => { clearTimeout(timer); resolve() }) // the worker's hello
+      child.once('exit', code => { clearTimeout(timer); reject(new Error(`${name} exited at start (code ${code})`)) })
+    })
+    return handle
+  }
+
+  async call<T>(c: Cmd, timeoutMs = 60_000): Promise<T> {
+    if (this.exited) throw new Error(`${this.name} has exited`)
+    const id = this.nextId++
+    return await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => { this.pending.delete(id); reject(new Error(`${this.name}: ${c.cmd} timed out`)) }, timeoutMs)
+      this.pending.set(id, { resolve: v => { clearTimeout(timer); resolve(v) }, reject: e => { clearTimeout(timer); reject(e) } })
+      this.child.send({ id, ...c })
+    })
+  }
+
+  /** Ask the worker to exit; kill it (this child, by its pid) if it does not. */
+  async close (): Promise<void> {
+    if (this.exited) return
+    const gone = new Promise<void>(resolve => this.child.once('exit', () => resolve()))
+    this.child.disconnect()
+    const ok = await Promise.race([gone.then(() => true), sleep(5000).then(() => false)])
+    if (!ok) {
+      this.child.kill('SIGKILL')
+      await gone
+    }
+  }
+}
+
+async function workerMain (): Promise<void> {
+  const host = new Host()
+  process.on('message', (m: Cmd & { id: number }) => {
+    dispatch(host, m).then(
+      result => process.send?.({ id: m.id, ok: true, result }),
+      (err: unknown) => process.send?.({ id: m.id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) })
+    )
+  })
+  // The parent went away (or asked us to go): stop the nodes and leave.
+  process.on('disconnect', () => {
+    void host.stop().finally(() => process.exit(0))
+  })
+  process.send?.({ hello: true })
+}
+
+// --- one run ------------------------------------------------------------------------
+
+interface Stats { min: number, median: number, max: number }
+function spread (xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b)
+  return { min: s[0] ?? NaN, median: percentile(s, 50), max: s.at(-1) ?? NaN }
+}
+/** Nearest rank on a sorted array. */
+function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
+}
+
+interface RunResult {
+  nodes: number
+  processes: number
+  messages: number
+  startMs: number
+  formationMs: number | null
+  formed: boolean
+  atFormation: { connections: Stats, mesh: Stats, subscribers: Stats }
+  atEnd: { connections: Stats, mesh: Stats, subscribers: Stats }
+  timeToAllMs: { p50: number, p99: number, max: number, complete: number }
+  receiverLatencyMs: { p50: number, p99: number, max: number, samples: number }
+  delivered: number
+  expected: number
+  deliveryRatio: number
+  missing: number
+  rejected: number
+  rss: {
+    totalBytes: number
+    perNodeBytes: number
+    /** Growth over the process(es)' RSS before any node existed, per node. */
+    perNodeDeltaBytes: number
+    workers: Array<{ pid: number, nodes: number, rssBytes: number, baselineRssBytes: number, perNodeBytes: number }>
+  }
+  perMessage: Array<{ k: number, publisher: number, bytes: number, recipients: number, received: number, timeToAllMs: number | null, medianMs: number | null }>
+  stopStuck: number
+}
+
+async function run (n: number, processes: number, messages: number): Promise<RunResult> {
+  const project = randomHex()
+  const handles: Handle[] = []
+  // node index -> handle
+  const owner: Handle[] = []
+  try {
+    if (processes <= 1) handles.push(new LocalHandle())
+    else for (let w = 0; w < processes; w++) handles.push(await WorkerHandle.start(`worker ${w}`))
+    // Contiguous blocks; node 0 (the bootstrap) is in the first one.
+    const blocks: number[][] = handles.map(() => [])
+    for (let i = 0; i < n; i++) {
+      const w = Math.floor(i * handles.length / n)
+      blocks[w]!.push(i)
+      owner[i] = handles[w]!
+    }
+    const baselines = await Promise.all(handles.map(async h => await h.call<number>({ cmd: 'baseline' })))
+    await Promise.all(handles.map(async h => await h.call({ cmd: 'init', project })))
+
+    const t0 = now()
+    const [boot] = await handles[0]!.call<Array<{ addr: string, peerId: string }>>({ cmd: 'create', indices: [0] })
+    const bootstrap = `${boot!.addr.includes('/p2p/') ? boot!.addr : `${boot!.addr}/p2p/${boot!.peerId}`}`
+    await Promise.all(handles.map(async (h, w) => await h.call({ cmd: 'create', indices: blocks[w]!.filter(i => i !== 0), bootstrap })))
+    const startMs = now() - t0
+    process.stdout.write(`  N=${n} procs=${processes}: ${n} nodes started in ${startMs.toFixed(0)} ms; waiting for topology and mesh`)
+
+    // Formation: every node >= min(4, N-1) connections and a non-empty mesh.
+    const target = Math.min(4, n - 1)
+    const tForm = now()
+    let formed = false
+    let last: NodeStatus[] = []
+    let lastPrint = now()
+    while (now() - tForm < FORMATION_TIMEOUT_MS) {
+      last = (await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).nodes))).flat()
+      if (last.length === n && last.every(s => s.connections >= target && s.mesh >= 1)) { formed = true; break }
+      if (now() - lastPrint > 2000) { process.stdout.write('.'); lastPrint = now() }
+      await sleep(100)
+    }
+    const formationMs = now() - tForm
+    const describeStatus = (st: NodeStatus[]): RunResult['atFormation'] => ({
+      connections: spread(st.map(s => s.connections)),
+      mesh: spread(st.map(s => s.mesh)),
+      subscribers: spread(st.map(s => s.subscribers))
+    })
+    const atFormation = describeStatus(last)
+    if (formed) {
+      process.stdout.write(` formed in ${formationMs.toFixed(0)} ms (since all nodes started; ${(startMs + formationMs).toFixed(0)} ms since the first)\n`)
+    } else {
+      const short = last.filter(s => s.connections < target || s.mesh < 1).map(s => `#${s.index}:${s.connections}c/${s.mesh}m`)
+      process.stdout.write(` NOT formed after ${FORMATION_TIMEOUT_MS} ms (${short.length} short: ${short.slice(0, 8).join(' ')}); publishing anyway\n`)
+    }
+
+    // Publish M signed results from random nodes.
+    const published: Array<Published & { k: number, publisher: number }> = []
+    for (let k = 0; k < messages; k++) {
+      const publisher = Math.floor(Math.random() * n)
+      const p = await owner[publisher]!.call<Published>({ cmd: 'publish', index: publisher, k })
+      published.push({ ...p, k, publisher })
+      await sleep(PUBLISH_GAP_MS[0] + Math.random() * (PUBLISH_GAP_MS[1] - PUBLISH_GAP_MS[0]))
+    }
+    const expected = messages * (n - 1)
+    const tLast = now()
+    while (now() - tLast < GRACE_MS) {
+      const c = (await Promise.all(handles.map(async h => await h.call<{ arrivals: number }>({ cmd: 'counts' })))).reduce((a, b) => a + b.arrivals, 0)
+      if (c >= expected) break
+      await sleep(50)
+    }
+
+    // Collect.
+    const statusEnd = await Promise.all(handles.map(async h => await h.call<HostStatus>({ cmd: 'status' })))
+    const counts = await Promise.all(handles.map(async h => await h.call<{ arrivals: number, rejected: number }>({ cmd: 'counts' })))
+    const arrivals = (await Promise.all(handles.map(async h => await h.call<Array<[string, number, number]>>({ cmd: 'arrivals' })))).flat()
+    const byId = new Map<string, Map<number, number>>()
+    for (const [id, index, t] of arrivals) {
+      let m = byId.get(id)
+      if (m == null) byId.set(id, m = new Map())
+      m.set(index, t)
+    }
+    const allLatencies: number[] = []
+    const tta: number[] = []
+    const perMessage: RunResult['perMessage'] = []
+    let delivered = 0
+    for (const p of published) {
+      const got = byId.get(p.id) ?? new Map<number, number>()
+      const lat: number[] = []
+      for (const [index, t] of got) if (index !== p.publisher) lat.push(t - p.t0)
+      lat.sort((a, b) => a - b)
+      delivered += lat.length
+      allLatencies.push(...lat)
+      const complete = lat.length === n - 1
+      if (complete) tta.push(lat.at(-1) ?? 0)
+      perMessage.push({ k: p.k, publisher: p.publisher, bytes: p.bytes, recipients: p.recipients, received: lat.length, timeToAllMs: complete ? (lat.at(-1) ?? 0) : null, medianMs: lat.length > 0 ? percentile(lat, 50) : null })
+    }
+    tta.sort((a, b) => a - b)
+    allLatencies.sort((a, b) => a - b)
+
+    const nodesEnd = statusEnd.flatMap(s => s.nodes)
+    const workers = statusEnd.map((s, w) => ({
+      pid: handles[w]!.pid,
+      nodes: s.nodes.length,
+      rssBytes: s.rss,
+      baselineRssBytes: baselines[w]!,
+      perNodeBytes: s.nodes.length > 0 ? s.rss / s.nodes.length : NaN
+    }))
+    const totalRss = workers.reduce((a, w) => a + w.rssBytes, 0)
+    const totalBaseline = workers.reduce((a, w) => a + w.baselineRssBytes, 0)
+
+    const stopStuck = (await Promise.all(handles.map(async h => await h.call<number>({ cmd: 'stop' })))).reduce((a, b) => a + b, 0)
+    return {
+      nodes: n,
+      processes: handles.length,
+      messages,
+      startMs,
+      formationMs: formed ? formationMs : null,
+      formed,
+      atFormation,
+      atEnd: describeStatus(nodesEnd),
+      timeToAllMs: { p50: percentile(tta, 50), p99: percentile(tta, 99), max: tta.at(-1) ?? NaN, complete: tta.length },
+      receiverLatencyMs: { p50: percentile(allLatencies, 50), p99: percentile(allLatencies, 99), max: allLatencies.at(-1) ?? NaN, samples: allLatencies.length },
+      delivered,
+      expected,
+      deliveryRatio: expected > 0 ? delivered / expected : 1,
+      missing: expected - delivered,
+      rejected: counts.reduce((a, c) => a + c.rejected, 0),
+      rss: { totalBytes: totalRss, perNodeBytes: totalRss / n, perNodeDeltaBytes: (totalRss - totalBaseline) / n, workers },
+      perMessage,
+      stopStuck
+    }
+  } finally {
+    // Also on error: stop whatever nodes exist and let the workers go.
+    await Promise.all(handles.map(async h => { await h.call({ cmd: 'stop' }).catch(() => {}); await h.close() }))
+  }
+}
+
+// --- output -------------------------------------------------------------------------
+
+const MB = 1024 * 1024
+function table (results: RunResult[]): string {
+  const f = (x: number | null, d = 0): string => x == null || Number.isNaN(x) ? '-' : x.toFixed(d)
+  const stats = (s: Stats): string => `${s.min}/${s.median}/${s.max}`
+  const rows = [[
+    'N', 'procs', 'start ms', 'formation ms', 'tta p50', 'tta p99', 'tta max', 'rcv p50', 'rcv p99',
+    'delivery', 'RSS/node MB', 'ΔRSS/node MB', 'RSS/worker MB', 'conns min/med/max', 'mesh min/med/max'
+  ]]
+  for (const r of results) {
+    rows.push([
+      String(r.nodes), String(r.processes), f(r.startMs), r.formed ? f(r.formationMs) : `>${FORMATION_TIMEOUT_MS} (no)`,
+      f(r.timeToAllMs.p50, 1), f(r.timeToAllMs.p99, 1), f(r.timeToAllMs.max, 1),
+      f(r.receiverLatencyMs.p50, 1), f(r.receiverLatencyMs.p99, 1),
+      `${r.delivered}/${r.expected} (${(r.deliveryRatio * 100).toFixed(1)}%)`,
+      f(r.rss.perNodeBytes / MB, 1), f(r.rss.perNodeDeltaBytes / MB, 1),
+      r.rss.workers.map(w => `${f(w.rssBytes / MB)}(${w.nodes}n)`).join(' '),
+      stats(r.atFormation.connections), stats(r.atFormation.mesh)
+    ])
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map(r => r[c]!.length)))
+  return rows.map(r => r.map((cell, c) => cell.padStart(widths[c]!)).join('  ')).join('\n')
+}
+
+// --- main ---------------------------------------------------------------------------
+
+async function main (): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '10,30' },
+      messages: { type: 'string', default: '20' },
+      processes: { type: 'string', default: '1' },
+      'json-out': { type: 'string', default: 'bench-results/gossip.json' },
+      worker: { type: 'boolean', default: false }
+    }
+  })
+  if (values.worker) { await workerMain(); return }
+
+  const list = (s: string, what: string): number[] => s.split(',').map(x => {
+    const v = Number(x.trim())
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${what}: "${x}" is not a positive integer`)
+    return v
+  })
+  const nodeCounts = list(values.nodes, 'nodes')
+  const processCounts = list(values.processes, 'processes')
+  const messages = list(values.messages, 'messages')[0]!
+  if (nodeCounts.some(n => n < 2)) throw new Error('--nodes: need at least 2 nodes')
+  const jsonOut = resolve(root, values['json-out'])
+
+  const watchdog = setTimeout(() => {
+    console.error(`bench-gossip: watchdog fired after ${WATCHDOG_MS / 1000} s; exiting`)
+    process.exit(1)
+  }, WATCHDOG_MS)
+  watchdog.unref()
+
+  console.log(`bench-gossip: nodes ${nodeCounts.join(',')}, ${messages} messages, processes ${processCounts.join(',')}, ${cpus().length} cpus, node ${process.version}`)
+  const results: RunResult[] = []
+  const t0 = now()
+  for (const n of nodeCounts) {
+    for (const k of processCounts) {
+      const r = await run(n, Math.min(k, n), messages)
+      results.push(r)
+      console.log(`  N=${n} procs=${r.processes}: delivered ${r.delivered}/${r.expected}, tta p50 ${r.timeToAllMs.p50.toFixed(1)} ms, max ${r.timeToAllMs.max.toFixed(1)} ms${r.rejected > 0 ? `, ${r.rejected} REJECTED` : ''}${r.stopStuck > 0 ? `, ${r.stopStuck} nodes did not stop` : ''}`)
+    }
+  }
+  const totalS = (now() - t0) / 1000
+
+  console.log('\n' + table(results))
+  console.log('\ntta = time from publish until ALL other nodes validated the message (complete messages only); rcv = per-receiver latency;')
+  console.log('RSS/node = process RSS (sum over workers) / N; ΔRSS/node = growth over the RSS before any node existed / N.')
+  console.log(`total ${totalS.toFixed(1)} s`)
+
+  await mkdir(dirname(jsonOut), { recursive: true })
+  await writeFile(jsonOut, JSON.stringify({
+    bench: 'gossip',
+    when: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    config: {
+      messages, publishGapMs: PUBLISH_GAP_MS, graceMs: GRACE_MS, formationTimeoutMs: FORMATION_TIMEOUT_MS,
+      formation: 'every node: connections >= min(4, N-1) and getMeshPeers(topic) non-empty',
+      validator: 'checkGossip (decode + schema + Ed25519 signature + author == publisher)',
+      timeSource: 'performance.timeOrigin + performance.now(); arrival taken after validation'
+    },
+    totalSeconds: totalS,
+    runs: results
+  }, null, 2) + '\n')
+  console.log(`wrote ${jsonOut}`)
+
+  // Everything is stopped; if a handle still keeps the loop alive, say so and leave anyway.
+  setTimeout(() => {
+    console.error('bench-gossip: something still holds the event loop after every node stopped; exiting')
+    process.exit(0)
+  }, 2000).unref()
+}
+
+await main()
