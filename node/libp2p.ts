@@ -238,6 +238,8 @@ interface PeerExchangeComponents {
   connectionManager: { getConnections(): Connection[], openConnection(peer: PeerId | Multiaddr, options?: AbortOptions): Promise<Connection> }
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  /** The kad-dht service when it is configured before us: its query events come early. */
+  dht?: KadDHT
 }
 
 /**
@@ -365,23 +367,45 @@ export class PeerExchange implements Startable {
     return shuffle(peers.map(p => ({ id: p.id, multiaddrs: p.addresses.map(a => a.multiaddr) })))
   }
 
-  /** A DHT walk towards a random key: every hop answers with members it knows. */
+  /**
+   * A DHT walk towards a random key: every hop answers with members it knows.
+   * The first answers are enough (our bootstrap node usually knows everyone),
+   * so stop as soon as there are twice as many candidates as we need rather
+   * than waiting for the whole query, which dials its way across the swarm.
+   */
   private async walk (): Promise<PeerInfo[]> {
     if (this.controller == null) return []
-    const found: PeerInfo[] = []
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.cfg.queryTimeoutMs)])
+    const found = new Map<string, PeerInfo>()
+    const want = 2 * Math.max(1, this.cfg.minPeers - this.connectedPeers().size)
+    const enough = new AbortController()
+    const signal = AbortSignal.any([this.controller.signal, enough.signal, AbortSignal.timeout(this.cfg.queryTimeoutMs)])
     const key = crypto.getRandomValues(new Uint8Array(32))
     const connected = this.connectedPeers()
+    const consider = (info: PeerInfo): void => {
+      const id = info.id.toString()
+      if (!info.id.equals(this.components.peerId) && !connected.has(id) && !this.recentlyFailed(id)) found.set(id, info)
+      if (found.size >= want) enough.abort()
+    }
     try {
-      for await (const info of this.components.peerRouting.getClosestPeers(key, { signal })) {
-        const id = info.id.toString()
-        if (!info.id.equals(this.components.peerId) && !connected.has(id) && !this.recentlyFailed(id)) found.push(info)
+      if (this.components.dht != null) {
+        for await (const ev of this.components.dht.getClosestPeers(key, { signal })) {
+          if (ev.name === 'PEER_RESPONSE') ev.closer.forEach(consider)
+          else if (ev.name === 'FINAL_PEER') consider(ev.peer)
+          if (enough.signal.aborted) break
+        }
+      } else {
+        for await (const info of this.components.peerRouting.getClosestPeers(key, { signal })) {
+          consider(info)
+          if (enough.signal.aborted) break
+        }
       }
     } catch (err) {
-      // An empty routing table or a timeout: keep whatever was found.
-      this.log('DHT walk ended early - %e', err)
+      // Enough found, an empty routing table or a timeout: keep whatever was found.
+      if (!enough.signal.aborted) this.log('DHT walk ended early - %e', err)
+    } finally {
+      enough.abort()
     }
-    return shuffle(found)
+    return shuffle([...found.values()])
   }
 
   /** Dial candidates, a batch at a time, until the target is reached or they run out. */

@@ -15,6 +15,7 @@ function text (e: SwarmEvent): string | null {
     case 'best': return `★ best on ${e.track}: ${fig(e.val_bpb)} (${e.attestations} attestations, ${e.source})`
     case 'synced': return `⇄ synced ${e.added} messages from ${short(e.peer)}${e.rejected > 0 ? `, ${e.rejected} refused` : ''}`
     case 'trust': return `trust in ${short(e.peer)} is now ${e.score}${e.distrusted ? ' (its results are ignored)' : ''}`
+    case 'peer': return null
     case 'note': return e.message
   }
 }

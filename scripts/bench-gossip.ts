@@ -23,7 +23,7 @@ import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import { createSwarmLibp2p, setTopicScoreParams, topicScoreParams, type SwarmLibp2p } from '../node/libp2p.ts'
 import { checkGossip } from '../node/swarm/gossip-check.ts'
@@ -121,7 +121,7 @@ class Host {
     for (const [index, { node }] of this.nodes) {
       const peers = new Set(node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
       const pubsub = node.services.pubsub
-      nodes.push({ index, connections: peers.size, mesh: pubsub.getMeshPeers(this.topic).length, subscribers: pubsub.getSubscribers(this.topic).length })
+      nodes.push({ index, connections: peers.size, mesh: meshPeers(pubsub, this.topic), subscribers: pubsub.getSubscribers(this.topic).length })
     }
     const mem = process.memoryUsage()
     return { nodes, rss: mem.rss, heapUsed: mem.heapUsed }
@@ -173,11 +173,26 @@ class Host {
     this.nodes.clear()
     let stuck = 0
     await Promise.all(all.map(async ({ node }) => {
-      const stopped = await Promise.race([node.stop().then(() => true, () => true), sleep(STOP_TIMEOUT_MS).then(() => false)])
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const stopped = await Promise.race([
+        Promise.resolve(node.stop()).then(() => true, () => true),
+        new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS) })
+      ])
+      clearTimeout(timer)
       if (!stopped) stuck++
     }))
     return stuck
   }
+}
+
+/**
+ * The topic's mesh size. `getMeshPeers` is on the GossipSub class but not on
+ * the `GossipSub` interface that `gossipsub()` returns.
+ */
+function meshPeers (pubsub: GossipSub, topic: string): number {
+  const gs = pubsub as GossipSub & { getMeshPeers?: (topic: string) => string[] }
+  if (typeof gs.getMeshPeers !== 'function') throw new Error('this GossipSub build has no getMeshPeers')
+  return gs.getMeshPeers(topic).length
 }
 
 /** A unified diff of a few KB, different per message. */
@@ -400,6 +415,7 @@ async function run (n: number, processes: number, messages: number): Promise<Run
       process.stdout.write(` NOT formed after ${FORMATION_TIMEOUT_MS} ms (${short.length} short: ${short.slice(0, 8).join(' ')}); publishing anyway\n`)
     }
 
+    await sleep(Number(process.env.SETTLE ?? 0))
     // Publish M signed results from random nodes.
     const published: Array<Published & { k: number, publisher: number }> = []
     for (let k = 0; k < messages; k++) {
@@ -575,7 +591,8 @@ async function main (): Promise<void> {
 
   // Everything is stopped; if a handle still keeps the loop alive, say so and leave anyway.
   setTimeout(() => {
-    console.error('bench-gossip: something still holds the event loop after every node stopped; exiting')
+    console.error(`bench-gossip: something still holds the event loop after every node stopped (${process.getActiveResourcesInfo().join(', ')}); exiting`)
+    ;(globalThis as any).__dumpTimers?.()
     process.exit(0)
   }, 2000).unref()
 }

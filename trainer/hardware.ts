@@ -5,15 +5,14 @@
  */
 import { execFile } from 'node:child_process'
 import os from 'node:os'
+import type { Hardware as WireHardware } from '../protocol/index.ts'
 
-export interface Hardware {
-  cpu: string
-  cores: number
-  ram_gb: number
-  /** CUDA GPU name, or the chip name on Apple silicon; null when CPU-only */
-  gpu: string | null
-  /** GPU memory; on Apple silicon the unified memory, i.e. ram_gb */
-  gpu_mem_gb: number | null
+/**
+ * What is gossiped (`gpu`: the CUDA GPU, or the chip on Apple silicon, null
+ * when CPU-only; `gpu_mem_gb`: on Apple silicon the unified memory) plus what
+ * only this node needs.
+ */
+export interface Hardware extends WireHardware {
   platform: string
   arch: string
 }
@@ -137,7 +136,7 @@ export function trackFor (hw: Hardware): string {
 }
 
 /** The fields peers exchange; platform and arch stay local (the wire rejects unknown keys). */
-export type WireHardware = Pick<Hardware, 'cpu' | 'cores' | 'ram_gb' | 'gpu' | 'gpu_mem_gb'>
+export type { WireHardware }
 
 const WIRE_TEXT_MAX = 128
 

@@ -18,6 +18,7 @@
 // windows it knows will be probed.
 
 import { randomInt } from 'node:crypto'
+import { seededRandom } from './random.ts'
 
 /** Runs the model on `rows` windows of `context` tokens, row-major; returns [rows, context, vocab] logits. */
 export type LogitsRunner = (tokens: BigInt64Array, rows: number) => Promise<Float32Array>
@@ -86,17 +87,7 @@ export function cutPoints(context: number): number[] {
   return [...new Set(raw.map((t) => Math.min(t, last)))].sort((a, b) => a - b)
 }
 
-/** mulberry32: tiny, seedable, and identical on every node. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from './random.ts'
 
 /** `want` distinct indices below `total`, in increasing order (partial Fisher-Yates). */
 function pickIndices(total: number, want: number, rand: () => number): number[] {

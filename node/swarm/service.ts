@@ -39,6 +39,7 @@ export type SwarmEvent =
   | { type: 'best', project: string, track: string, result: string, val_bpb: number | null, attestations: number, source: 'dht' | 'local' }
   | { type: 'synced', peer: string, added: number, rejected: number }
   | { type: 'trust', peer: string, score: number, distrusted: boolean }
+  | { type: 'peer', peer: string, addr: string, direction: 'inbound' | 'outbound' }
   | { type: 'note', message: string }
 
 export interface SwarmServiceInit {
@@ -101,6 +102,11 @@ export class SwarmService {
     try { setTopicScoreParams(pubsub, this.topic, topicScoreParams()) } catch (err: any) { this.emit({ type: 'note', message: `peer scoring for the topic is off: ${err.message}` }) }
     pubsub.subscribe(this.topic)
     await serveSwarmProtocols(node, p => p === this.init.session.project.id ? this.init.store : undefined)
+    // Every link we open or accept, so an operator (or a test) can see whom this node talks to.
+    node.addEventListener('connection:open', evt => {
+      const c = evt.detail
+      this.emit({ type: 'peer', peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })
+    })
     node.addEventListener('peer:identify', evt => {
       if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(evt.detail.peerId.toString())
     })

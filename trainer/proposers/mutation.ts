@@ -5,6 +5,7 @@
  * biased towards the constants and directions that paid off before.
  */
 import { contentHash } from '../../protocol/index.ts'
+import { seededRandom } from '../random.ts'
 import type { PastExperiment, Proposal, ProposeContext, Proposer } from './types.ts'
 
 export interface Constant { file: string, line: number, name: string, raw: string, value: number | boolean, kind: 'int' | 'float' | 'bool' }
@@ -87,17 +88,8 @@ export function weightOf (name: string, dir: string, history: PastExperiment[]):
   return Math.max(w, 0.05)
 }
 
-/** A small seeded PRNG (mulberry32) so proposals are reproducible in tests. */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded, so proposals are reproducible in tests. */
+export const rng = seededRandom
 
 export function proposeMutation (ctx: ProposeContext, random: () => number): Proposal | null {
   const options: Array<{ c: Constant, to: string, files: Record<string, string>, weight: number }> = []

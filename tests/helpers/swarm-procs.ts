@@ -1,0 +1,184 @@
+/**
+ * `swarm-node` CLI processes for swarm integration tests: a bootstrap node and
+ * trainers on the autoresearch fixture, each its own OS process on 127.0.0.1
+ * with mDNS off, read through their `--json` event lines.
+ *
+ *   const boot = await startBootstrap()
+ *   const a = await startTrainer('A', { bootstrap: [boot.addr], seed: 12 })
+ *   const end = await a.waitFor(e => e.type === 'experiment-end' && e.record.status === 'keep', 20_000)
+ *   await stopAll()
+ *
+ * Every process is registered; `stopAll()` (SIGTERM, then SIGKILL) belongs in
+ * afterEach/afterAll, and the runner's exit SIGKILLs whatever is left.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { simpleGit } from 'simple-git'
+import { fixtureCopy, pathWithFakeUv, tempDir } from './fixtures.ts'
+import { REPO_ROOT } from './processes.ts'
+
+export const BIN = join(REPO_ROOT, 'bin', 'swarm-node.js')
+export const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
+
+/** One `--json` line: `type`, ISO `time`, and the event's fields. */
+export type Ev = { type: string, time: string } & Record<string, any>
+export type Pred = (e: Ev) => boolean
+
+const registry = new Set<CliProc>()
+const TAIL_LINES = 30
+
+export class CliProc {
+  readonly child: ChildProcess
+  readonly events: Ev[] = []
+  readonly exited: Promise<number | null>
+  private readonly stderr: string[] = []
+  private readonly listeners = new Set<() => void>()
+  private done = false
+
+  constructor (readonly name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PATH: pathWithFakeUv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    registry.add(this)
+    this.exited = new Promise(resolve => this.child.once('exit', code => {
+      this.done = true
+      registry.delete(this)
+      this.notify()
+      resolve(code)
+    }))
+    createInterface({ input: this.child.stdout! }).on('line', line => {
+      try {
+        const e = JSON.parse(line)
+        if (e != null && typeof e.type === 'string') { this.events.push(e); this.notify(); return }
+      } catch {}
+      this.keep(`[stdout] ${line}`)
+    })
+    createInterface({ input: this.child.stderr! }).on('line', line => { this.keep(line) })
+  }
+
+  get alive (): boolean { return !this.done }
+
+  /** The first event (from index `from`) matching `pred`, within `timeoutMs`; rejects early if the process exits. */
+  async waitFor (pred: Pred, timeoutMs: number, what = pred.toString(), from = 0): Promise<Ev> {
+    return await new Promise((resolve, reject) => {
+      let i = from
+      const check = (): void => {
+        for (; i < this.events.length; i++) {
+          if (pred(this.events[i]!)) { stop(); resolve(this.events[i]!); return }
+        }
+        if (this.done) { stop(); reject(new Error(`${this.name} exited before ${what}\n${this.tail()}`)) }
+      }
+      const timer = setTimeout(() => { stop(); reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms\n${this.tail()}`)) }, timeoutMs)
+      const stop = (): void => { clearTimeout(timer); this.listeners.delete(check) }
+      this.listeners.add(check)
+      check()
+    })
+  }
+
+  filter (pred: Pred): Ev[] { return this.events.filter(pred) }
+
+  /** SIGTERM (a clean stop), SIGKILL after `graceMs`. Resolves to the exit code. */
+  async stop (graceMs = 8000): Promise<number | null> {
+    if (this.done) return await this.exited
+    this.child.kill('SIGTERM')
+    const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
+    const code = await this.exited
+    clearTimeout(t)
+    return code
+  }
+
+  tail (): string {
+    const last = this.events.slice(-8).map(e => JSON.stringify(e).slice(0, 300))
+    return `--- ${this.name}: last events ---\n${last.join('\n')}\n--- ${this.name}: stderr ---\n${this.stderr.join('\n')}`
+  }
+
+  private keep (line: string): void {
+    this.stderr.push(line)
+    if (this.stderr.length > TAIL_LINES) this.stderr.shift()
+  }
+
+  private notify (): void { for (const l of [...this.listeners]) l() }
+}
+
+export async function stopAll (): Promise<void> {
+  await Promise.all([...registry].map(async p => await p.stop()))
+}
+
+// Last resort when the runner exits with children still up.
+process.once('exit', () => { for (const p of registry) p.child.kill('SIGKILL') })
+
+export interface Bootstrap { proc: CliProc, peerId: string, addr: string }
+
+export async function startBootstrap (opts: { name?: string, swarmKey?: string } = {}): Promise<Bootstrap> {
+  const home = await tempDir('boot')
+  const proc = new CliProc(opts.name ?? 'bootstrap', ['--home', home, '--json', 'bootstrap', '--listen', LOOPBACK, '--no-mdns',
+    ...(opts.swarmKey != null ? ['--swarm-key', opts.swarmKey] : [])])
+  const l = await proc.waitFor(e => e.type === 'listening', 30_000, 'listening')
+  return { proc, peerId: l.peerId, addr: l.addrs[0] }
+}
+
+export interface TrainerOptions {
+  bootstrap?: string[]
+  proposer?: 'mutation' | 'none'
+  seed?: number
+  confirm?: boolean
+  maxExperiments?: number
+  swarmKey?: string
+  bestInterval?: number
+  statusInterval?: number
+  /** Reuse a project directory and home (a restart); else fresh copies. */
+  dir?: string
+  home?: string
+  offline?: boolean
+}
+
+export interface Trainer { name: string, proc: CliProc, dir: string, home: string, peerId: string, addr: string | null, track: string, project: string }
+
+function trainerArgs (o: TrainerOptions, dir: string, home: string): string[] {
+  const args = ['--home', home, '--json', 'start', '--project', dir]
+  if (o.offline === true) args.push('--offline')
+  else args.push('--listen', LOOPBACK, '--no-mdns', ...(o.bootstrap ?? []).flatMap(b => ['--bootstrap', b]))
+  if (o.proposer != null) args.push('--proposer', o.proposer)
+  if (o.seed != null) args.push('--seed', String(o.seed))
+  if (o.confirm === false) args.push('--no-confirm')
+  if (o.maxExperiments != null) args.push('--max-experiments', String(o.maxExperiments))
+  if (o.swarmKey != null) args.push('--swarm-key', o.swarmKey)
+  if (o.bestInterval != null) args.push('--best-interval', String(o.bestInterval))
+  if (o.statusInterval != null) args.push('--status-interval', String(o.statusInterval))
+  return args
+}
+
+/** A `swarm-node start` process on (a fresh copy of) the autoresearch fixture; resolves once it listens (or, offline, has its session). */
+export async function startTrainer (name: string, o: TrainerOptions = {}): Promise<Trainer> {
+  const dir = o.dir ?? await fixtureCopy('autoresearch')
+  const home = o.home ?? await tempDir(`home-${name}`)
+  const proc = new CliProc(name, trainerArgs(o, dir, home))
+  const session = await proc.waitFor(e => e.type === 'session', 60_000, 'session')
+  const listening = o.offline === true ? null : await proc.waitFor(e => e.type === 'listening', 30_000, 'listening')
+  return { name, proc, dir, home, peerId: session.peerId, addr: listening?.addrs[0] ?? null, track: session.track, project: session.project }
+}
+
+// --- predicates and figures ---------------------------------------------------
+
+export const ms = (e: Ev): number => Date.parse(e.time)
+
+/** `experiment-end` of a reproduction of a result by `author` (any status unless given). */
+export const adopted = (author: string, status?: string): Pred =>
+  e => e.type === 'experiment-end' && e.record.origin?.author === author && (status == null || e.record.status === status)
+
+export const baselineDone: Pred = e => e.type === 'experiment-end' && e.record.status === 'baseline'
+
+// --- git -------------------------------------------------------------------------
+
+export async function gitShow (dir: string, rev: string, file = 'train.py'): Promise<string> {
+  return await simpleGit(dir).show([`${rev}:${file}`])
+}
+
+export async function headMessage (dir: string): Promise<string> {
+  return await simpleGit(dir).raw(['log', '-1', '--format=%B'])
+}
+
+export const sleep = async (msec: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, msec))
