@@ -36,8 +36,10 @@ export function createRenderer (out: Output, tty: boolean): { onEvent: (e: LoopE
       case 'experiment-end': {
         clear()
         const r = e.record
+        const confirm = r.metrics?.confirm_run
+        const runs = typeof confirm === 'number' ? `  confirm ${fmt(confirm)} mean ${fmt(r.decision_bpb)}` : ''
         out.event('experiment-end', { record: r, baselineBefore: e.baselineBefore, baselineAfter: e.baselineAfter },
-          `#${r.seq} ${r.status.toUpperCase().padEnd(8)} val_bpb ${fmt(r.val_bpb)} verified ${fmt(r.verified_bpb)}  baseline ${fmt(e.baselineAfter)}  ${r.description}${r.reason !== '' ? `  (${r.reason})` : ''}`)
+          `#${r.seq} ${r.status.toUpperCase().padEnd(8)} val_bpb ${fmt(r.val_bpb)} verified ${fmt(r.verified_bpb)}${runs}  baseline ${fmt(e.baselineAfter)}  ${r.description}${r.reason !== '' ? `  (${r.reason})` : ''}`)
         return
       }
       case 'log':

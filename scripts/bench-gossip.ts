@@ -38,6 +38,9 @@ const FORMATION_TIMEOUT_MS = 30_000
 const GRACE_MS = 5_000
 const PUBLISH_GAP_MS: [number, number] = [100, 200]
 const STOP_TIMEOUT_MS = 10_000
+/** Settle: publishing starts when every process's event-loop utilisation over a window is below this. */
+const SETTLE_ELU = 0.5
+const SETTLE_WINDOW_MS = 500
 const CREATE_BATCH = 5
 /** The whole bench, all runs: past this everything is torn down and the process exits 1. */
 const WATCHDOG_MS = 300_000
@@ -50,7 +53,8 @@ const randomHex = (bytes = 32): string => randomBytes(bytes).toString('hex')
 // --- the nodes living in one process ------------------------------------------
 
 interface NodeStatus { index: number, connections: number, mesh: number, subscribers: number }
-interface HostStatus { nodes: NodeStatus[], rss: number, heapUsed: number }
+/** `elu`: cumulative event-loop active/idle ms (performance.eventLoopUtilization), to difference between two statuses. */
+interface HostStatus { nodes: NodeStatus[], rss: number, heapUsed: number, elu: { active: number, idle: number } }
 interface Published { id: string, t0: number, recipients: number, bytes: number }
 
 /**
@@ -124,7 +128,8 @@ class Host {
       nodes.push({ index, connections: peers.size, mesh: meshPeers(pubsub, this.topic), subscribers: pubsub.getSubscribers(this.topic).length })
     }
     const mem = process.memoryUsage()
-    return { nodes, rss: mem.rss, heapUsed: mem.heapUsed }
+    const { active, idle } = performance.eventLoopUtilization()
+    return { nodes, rss: mem.rss, heapUsed: mem.heapUsed, elu: { active, idle } }
   }
 
   /** Sign a real result with node `index`'s key and publish it; t0 is taken after signing, right before publish. */
@@ -326,6 +331,12 @@ async function workerMain (): Promise<void> {
 
 // --- one run ------------------------------------------------------------------------
 
+function utilization (a: { active: number, idle: number }, b: { active: number, idle: number }): number {
+  const active = b.active - a.active
+  const idle = b.idle - a.idle
+  return active + idle > 0 ? active / (active + idle) : 0
+}
+
 interface Stats { min: number, median: number, max: number }
 function spread (xs: number[]): Stats {
   const s = [...xs].sort((a, b) => a - b)
@@ -344,6 +355,11 @@ interface RunResult {
   startMs: number
   formationMs: number | null
   formed: boolean
+  /** Wait after formation for the event loop(s) to go quiet, and whether they did. */
+  settleMs: number
+  settled: boolean
+  /** Event-loop utilisation per process from the first publish to the end of delivery. */
+  publishElu: number[]
   atFormation: { connections: Stats, mesh: Stats, subscribers: Stats }
   atEnd: { connections: Stats, mesh: Stats, subscribers: Stats }
   timeToAllMs: { p50: number, p99: number, max: number, complete: number }
@@ -364,7 +380,7 @@ interface RunResult {
   stopStuck: number
 }
 
-async function run (n: number, processes: number, messages: number): Promise<RunResult> {
+async function run (n: number, processes: number, messages: number, settleMs: number): Promise<RunResult> {
   const project = randomHex()
   const handles: Handle[] = []
   // node index -> handle
@@ -392,13 +408,24 @@ async function run (n: number, processes: number, messages: number): Promise<Run
     // Formation: every node >= min(4, N-1) connections and a non-empty mesh.
     const target = Math.min(4, n - 1)
     const tForm = now()
+    let eluPrev = (await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu)))
+    const eluNow = async (): Promise<string> => {
+      const cur = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
+      const u = cur.map((c, i) => utilization(eluPrev[i]!, c))
+      eluPrev = cur
+      return u.map(x => x.toFixed(2)).join('/')
+    }
     let formed = false
     let last: NodeStatus[] = []
     let lastPrint = now()
     while (now() - tForm < FORMATION_TIMEOUT_MS) {
       last = (await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).nodes))).flat()
       if (last.length === n && last.every(s => s.connections >= target && s.mesh >= 1)) { formed = true; break }
-      if (now() - lastPrint > 2000) { process.stdout.write('.'); lastPrint = now() }
+      if (now() - lastPrint > 1000) {
+        if (process.env.DBG) process.stdout.write(`\n   t=${(now() - tForm).toFixed(0)} elu ${await eluNow()} short conns: ${last.filter(s => s.connections < target).map(s => `#${s.index}:${s.connections}`).join(' ')} | no mesh: ${last.filter(s => s.mesh < 1).map(s => `#${s.index}(subs ${s.subscribers})`).join(' ')}`)
+        else process.stdout.write('.')
+        lastPrint = now()
+      }
       await sleep(100)
     }
     const formationMs = now() - tForm
@@ -415,7 +442,24 @@ async function run (n: number, processes: number, messages: number): Promise<Run
       process.stdout.write(` NOT formed after ${FORMATION_TIMEOUT_MS} ms (${short.length} short: ${short.slice(0, 8).join(' ')}); publishing anyway\n`)
     }
 
-    await sleep(Number(process.env.SETTLE ?? 0))
+    // Settle: right after formation the event loop(s) are still saturated by
+    // identify, DHT refreshes and peer exchange; publish once they go quiet
+    // (every process's ELU < SETTLE_ELU over a window) or after settleMs anyway.
+    const tSettle = now()
+    let quiet = settleMs === 0
+    if (!quiet) {
+      let prev = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
+      while (now() - tSettle < settleMs) {
+        await sleep(SETTLE_WINDOW_MS)
+        const cur = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
+        const u = cur.map((c, i) => utilization(prev[i]!, c))
+        prev = cur
+        if (u.every(x => x < SETTLE_ELU)) { quiet = true; break }
+      }
+    }
+    const settledMs = now() - tSettle
+    if (settleMs > 0) process.stdout.write(`  N=${n} procs=${processes}: ${quiet ? 'quiet' : `NOT quiet (ELU >= ${SETTLE_ELU})`} after ${settledMs.toFixed(0)} ms; publishing ${messages} messages\n`)
+    const eluStart = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
     // Publish M signed results from random nodes.
     const published: Array<Published & { k: number, publisher: number }> = []
     for (let k = 0; k < messages; k++) {
@@ -432,8 +476,10 @@ async function run (n: number, processes: number, messages: number): Promise<Run
       await sleep(50)
     }
 
+    const deliveryEndMs = now() - tLast
     // Collect.
     const statusEnd = await Promise.all(handles.map(async h => await h.call<HostStatus>({ cmd: 'status' })))
+    const publishElu = statusEnd.map((st, i) => utilization(eluStart[i]!, st.elu))
     const counts = await Promise.all(handles.map(async h => await h.call<{ arrivals: number, rejected: number }>({ cmd: 'counts' })))
     const arrivals = (await Promise.all(handles.map(async h => await h.call<Array<[string, number, number]>>({ cmd: 'arrivals' })))).flat()
     const byId = new Map<string, Map<number, number>>()
@@ -479,6 +525,9 @@ async function run (n: number, processes: number, messages: number): Promise<Run
       startMs,
       formationMs: formed ? formationMs : null,
       formed,
+      settleMs: settledMs,
+      settled: quiet,
+      publishElu,
       atFormation,
       atEnd: describeStatus(nodesEnd),
       timeToAllMs: { p50: percentile(tta, 50), p99: percentile(tta, 99), max: tta.at(-1) ?? NaN, complete: tta.length },
@@ -505,12 +554,13 @@ function table (results: RunResult[]): string {
   const f = (x: number | null, d = 0): string => x == null || Number.isNaN(x) ? '-' : x.toFixed(d)
   const stats = (s: Stats): string => `${s.min}/${s.median}/${s.max}`
   const rows = [[
-    'N', 'procs', 'start ms', 'formation ms', 'tta p50', 'tta p99', 'tta max', 'rcv p50', 'rcv p99',
+    'N', 'procs', 'start ms', 'formation ms', 'settle ms', 'ELU', 'tta p50', 'tta p99', 'tta max', 'rcv p50', 'rcv p99',
     'delivery', 'RSS/node MB', 'ΔRSS/node MB', 'RSS/worker MB', 'conns min/med/max', 'mesh min/med/max'
   ]]
   for (const r of results) {
     rows.push([
       String(r.nodes), String(r.processes), f(r.startMs), r.formed ? f(r.formationMs) : `>${FORMATION_TIMEOUT_MS} (no)`,
+      `${f(r.settleMs)}${r.settled ? '' : '!'}`, r.publishElu.map(x => x.toFixed(2)).join('/'),
       f(r.timeToAllMs.p50, 1), f(r.timeToAllMs.p99, 1), f(r.timeToAllMs.max, 1),
       f(r.receiverLatencyMs.p50, 1), f(r.receiverLatencyMs.p99, 1),
       `${r.delivered}/${r.expected} (${(r.deliveryRatio * 100).toFixed(1)}%)`,
@@ -532,8 +582,17 @@ async function main (): Promise<void> {
       messages: { type: 'string', default: '20' },
       processes: { type: 'string', default: '1' },
       'json-out': { type: 'string', default: 'bench-results/gossip.json' },
+      'settle-ms': { type: 'string', default: '10000' },
       worker: { type: 'boolean', default: false }
     }
+  })
+  // libp2p's peer store queues many writers on one AbortSignal (MaxListenersExceededWarning
+  // per node): print each distinct warning once instead of hundreds of times.
+  const seenWarnings = new Set<string>()
+  process.removeAllListeners('warning')
+  process.on('warning', w => {
+    const key = `${w.name}: ${w.message}`
+    if (!seenWarnings.has(key)) { seenWarnings.add(key); console.error(`(warning, shown once) ${key}`) }
   })
   if (values.worker) { await workerMain(); return }
 
@@ -545,6 +604,8 @@ async function main (): Promise<void> {
   const nodeCounts = list(values.nodes, 'nodes')
   const processCounts = list(values.processes, 'processes')
   const messages = list(values.messages, 'messages')[0]!
+  const settleMs = Number(values['settle-ms'])
+  if (!Number.isFinite(settleMs) || settleMs < 0) throw new Error('--settle-ms: not a number >= 0')
   if (nodeCounts.some(n => n < 2)) throw new Error('--nodes: need at least 2 nodes')
   const jsonOut = resolve(root, values['json-out'])
 
@@ -559,7 +620,7 @@ async function main (): Promise<void> {
   const t0 = now()
   for (const n of nodeCounts) {
     for (const k of processCounts) {
-      const r = await run(n, Math.min(k, n), messages)
+      const r = await run(n, Math.min(k, n), messages, settleMs)
       results.push(r)
       console.log(`  N=${n} procs=${r.processes}: delivered ${r.delivered}/${r.expected}, tta p50 ${r.timeToAllMs.p50.toFixed(1)} ms, max ${r.timeToAllMs.max.toFixed(1)} ms${r.rejected > 0 ? `, ${r.rejected} REJECTED` : ''}${r.stopStuck > 0 ? `, ${r.stopStuck} nodes did not stop` : ''}`)
     }
@@ -568,6 +629,7 @@ async function main (): Promise<void> {
 
   console.log('\n' + table(results))
   console.log('\ntta = time from publish until ALL other nodes validated the message (complete messages only); rcv = per-receiver latency;')
+  console.log('settle = wait after formation for every event loop to go quiet (ELU < 0.5; ! = never did); ELU = event-loop utilisation per process while publishing.')
   console.log('RSS/node = process RSS (sum over workers) / N; ΔRSS/node = growth over the RSS before any node existed / N.')
   console.log(`total ${totalS.toFixed(1)} s`)
 
@@ -579,7 +641,7 @@ async function main (): Promise<void> {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     config: {
-      messages, publishGapMs: PUBLISH_GAP_MS, graceMs: GRACE_MS, formationTimeoutMs: FORMATION_TIMEOUT_MS,
+      messages, publishGapMs: PUBLISH_GAP_MS, settleMaxMs: settleMs, settleElu: SETTLE_ELU, settleWindowMs: SETTLE_WINDOW_MS, graceMs: GRACE_MS, formationTimeoutMs: FORMATION_TIMEOUT_MS,
       formation: 'every node: connections >= min(4, N-1) and getMeshPeers(topic) non-empty',
       validator: 'checkGossip (decode + schema + Ed25519 signature + author == publisher)',
       timeSource: 'performance.timeOrigin + performance.now(); arrival taken after validation'

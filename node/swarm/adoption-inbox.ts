@@ -57,7 +57,8 @@ export class SwarmInbox implements AdoptionInbox {
   async next (session: Session, signal: AbortSignal): Promise<Adoption | null> {
     const tried = new Set(session.history.filter(r => r.parent === session.baseline.commit).map(r => r.child as string))
     const mine = { project: session.project.id, track: session.track, peerId: this.init.peerId, baseline: session.baseline.value, margin: session.project.manifest.noise_margin }
-    const queue = [...this.pending.values()].sort((a, b) => (claimedFigure(a.result) ?? 99) - (claimedFigure(b.result) ?? 99))
+    // Best claim first; on a tie the earliest result, so the peer who found it (not one who reproduced it) is the one attested.
+    const queue = [...this.pending.values()].sort((a, b) => (claimedFigure(a.result) ?? 99) - (claimedFigure(b.result) ?? 99) || a.result.time - b.result.time)
     for (const p of queue) {
       if (signal.aborted) return null
       const r = p.result

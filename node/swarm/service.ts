@@ -5,7 +5,7 @@
  * adoption by reproduction, attestations, claims and heartbeats.
  */
 import { TopicValidatorResult, type Message as GossipMessage } from '@libp2p/gossipsub'
-import type { PrivateKey } from '@libp2p/interface'
+import type { Connection, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   SYNC_PROTOCOL, compareBestRecords, encodeMessage, messageId, signMessage, topicFor,
@@ -103,17 +103,20 @@ export class SwarmService {
     pubsub.subscribe(this.topic)
     await serveSwarmProtocols(node, p => p === this.init.session.project.id ? this.init.store : undefined)
     // Every link we open or accept, so an operator (or a test) can see whom this node talks to.
-    node.addEventListener('connection:open', evt => {
-      const c = evt.detail
-      this.emit({ type: 'peer', peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })
-    })
+    const linked = (c: Connection): void => { this.emit({ type: 'peer', peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction }) }
+    node.addEventListener('connection:open', evt => { linked(evt.detail) })
     node.addEventListener('peer:identify', evt => {
       if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(evt.detail.peerId.toString())
     })
+    // The node was started before us: links made (and peers identified) meanwhile count too.
+    for (const c of node.getConnections()) linked(c)
+    for (const p of node.getPeers()) {
+      void node.peerStore.get(p).then(info => { if (info.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(p.toString()) }, () => {})
+    }
     this.every(this.init.statusIntervalMs ?? STATUS_INTERVAL_MS, () => this.publishStatus())
     this.every(this.init.bestRefreshMs ?? BEST_REFRESH_MS, () => this.refreshFromDht())
     // What the swarm knew before we came: the DHT's best and what our peers saw.
-    void this.refreshFromDht()
+    void this.refreshFromDht().catch(err => this.emit({ type: 'note', message: `DHT refresh failed: ${String(err?.message ?? err)}` }))
     for (const s of this.init.store.results()) if (s.status === 'keep') this.consider(s)
   }
 

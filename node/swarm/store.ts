@@ -26,6 +26,8 @@ export class SwarmStore {
   private readonly statusByAuthor = new Map<string, StatusMsg>()
   private readonly bestByTrack = new Map<string, BestRecord>()
   private writeChain: Promise<void> = Promise.resolve()
+  /** Writes in flight per file: writeFileAtomic's temp name is per process, so two writes of one path must not overlap. */
+  private readonly fileWrites = new Map<string, Promise<void>>()
 
   private constructor (readonly dir: string) {}
 
@@ -141,15 +143,25 @@ export class SwarmStore {
   async putBest (rec: BestRecord): Promise<void> {
     if (!TRACK_RE.test(rec.track)) throw new Error(`bad track ${rec.track}`)
     this.bestByTrack.set(rec.track, rec)
-    await writeFileAtomic(join(this.dir, 'best', `${rec.track}.json`), encodeBestRecord(rec))
+    await this.writeFile(join(this.dir, 'best', `${rec.track}.json`), encodeBestRecord(rec))
     await this.putContent(rec.content.files)
   }
 
   /** Editable content by its hash, so peers can `fetch` what we ran. */
   async putContent (files: Record<string, string>): Promise<string> {
     const hash = contentHash(files)
-    await writeFileAtomic(join(this.dir, 'content', `${hash}.json`), JSON.stringify({ files }))
+    await this.writeFile(join(this.dir, 'content', `${hash}.json`), JSON.stringify({ files }))
     return hash
+  }
+
+  private async writeFile (path: string, data: string | Uint8Array): Promise<void> {
+    const next = (this.fileWrites.get(path) ?? Promise.resolve()).catch(() => {}).then(async () => { await writeFileAtomic(path, data) })
+    this.fileWrites.set(path, next)
+    try {
+      await next
+    } finally {
+      if (this.fileWrites.get(path) === next) this.fileWrites.delete(path)
+    }
   }
 
   async getContent (hash: string): Promise<Record<string, string> | null> {

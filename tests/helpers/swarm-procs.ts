@@ -12,6 +12,7 @@
  * afterEach/afterAll, and the runner's exit SIGKILLs whatever is left.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { simpleGit } from 'simple-git'
@@ -49,7 +50,10 @@ export class CliProc {
       this.notify()
       resolve(code)
     }))
+    // SWARM_TEST_LOGS=dir keeps every process's output there, for debugging.
+    const logs = process.env.SWARM_TEST_LOGS
     createInterface({ input: this.child.stdout! }).on('line', line => {
+      if (logs != null) appendFileSync(join(logs, `${name}.log`), `${line}\n`)
       try {
         const e = JSON.parse(line)
         if (e != null && typeof e.type === 'string') { this.events.push(e); this.notify(); return }
