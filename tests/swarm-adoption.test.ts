@@ -6,7 +6,10 @@
  * the bootstrap address, learns A's best from the DHT and A's results through
  * sync, and reproduces A's best itself.
  */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { messageId } from '../protocol/index.ts'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import {
   adopted, baselineDone, gitShow, headMessage, ms, startBootstrap, startTrainer, stopAll, type Ev, type Trainer
@@ -69,10 +72,18 @@ describe('swarm adoption across processes', () => {
     expect(dEnd.record.decision_bpb).toBeCloseTo(aBest, 9)
     await d.proc.waitFor(e => e.type === 'swarm:attested' && e.author === a.peerId && e.ok === true, 10_000, 'D attests')
     // D never talked to A directly: A was gone before D started.
+    const dPeers = d.proc.filter(e => e.type === 'swarm:peer').map(e => e.peer)
+    expect(dPeers).toContain(boot.peerId)
+    expect(dPeers).not.toContain(a.peerId)
     expect(d.proc.filter(e => e.type === 'swarm:synced').map(e => e.peer)).not.toContain(a.peerId)
-    expect(d.proc.filter(e => e.type === 'swarm:peer').map(e => e.peer)).not.toContain(a.peerId)
 
     await stopAll()
+    // Every result A published (its discards travel only by gossip and sync) is in D's store.
+    const aResults = a.proc.filter(e => e.type === 'swarm:published' && e.kind === 'result').map(e => e.id)
+    const dStore = (await readFile(join(d.home, 'store', d.project, 'messages.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l).msg)
+    const dKnows = new Set(dStore.filter(m => m.kind === 'result' && m.author === a.peerId).map(m => messageId(m)))
+    expect(aResults.length).toBeGreaterThan(1)
+    expect(aResults.filter(id => !dKnows.has(id))).toEqual([])
     // The workspaces hold A's content at HEAD, committed as an adoption.
     for (const t of [b, c, d]) {
       const last = t.proc.filter(e => e.type === 'experiment-end' && (e.record.status === 'keep' || e.record.status === 'baseline')).at(-1)!

@@ -236,9 +236,11 @@ export class SwarmService {
     const s = this.init.session
     const records = await getBestRecords(this.init.node, s.project.id, s.track)
     for (const rec of records.slice(0, 3)) {
+      // Content before the result: once the result is stored, a sync may bring a reproduction
+      // of it that must not be queued ahead of it while we write.
+      await this.init.store.putContent(rec.content.files)
       const fresh = await this.init.store.add(rec.result)
       for (const a of rec.attestations) if (await this.init.store.add(a)) this.weigh(a, rec.result)
-      await this.init.store.putContent(rec.content.files)
       if (fresh) this.consider(rec.result)
     }
     if (records[0] != null) await this.keepBest(records[0], 'dht')
