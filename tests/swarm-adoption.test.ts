@@ -43,6 +43,7 @@ describe('swarm adoption across processes', () => {
     expect(aKeep.record.val_bpb).toBeLessThan(FIXTURE_BASELINE - 0.01)
 
     // B and C reproduce one of A's keeps (normally that first one), keep it and attest it.
+    const latency: string[] = []
     for (const t of [b, c]) {
       const end = await t.proc.waitFor(adopted(a.peerId, 'keep'), 30_000, `${t.name} keeps A's result`)
       const att = await t.proc.waitFor(e => e.type === 'swarm:attested' && e.result === end.record.origin.result, 10_000, `${t.name} attests`)
@@ -51,9 +52,9 @@ describe('swarm adoption across processes', () => {
       // It continues from there: the reproduced figure is its baseline now.
       expect(end.baselineAfter).toBe(end.record.decision_bpb)
       expect(end.record.proposer).toBe('adopt')
-      const pub = publishedBy(a, end.record.origin.result)
-      console.log(`adoption latency A->${t.name}: ${ms(end) - ms(pub)} ms from A's result published to ${t.name}'s reproduction kept (${end.record.description})`)
+      latency.push(`${t.name} ${ms(end) - ms(publishedBy(a, end.record.origin.result))} ms`)
     }
+    console.log(`adoption latency, A's result published -> reproduction kept (two runs, confirmed): ${latency.join(', ')}`)
     // A hears both attestations.
     for (const t of [b, c]) await a.proc.waitFor(e => e.type === 'swarm:received' && e.kind === 'attestation' && e.author === t.peerId, 10_000, `A receives ${t.name}'s attestation`)
 

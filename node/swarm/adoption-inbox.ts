@@ -88,7 +88,9 @@ export class SwarmInbox implements AdoptionInbox {
     const local = await this.init.store.getContent(r.child)
     if (local != null) return local
     const { node } = this.init
-    const candidates = [r.author, ...node.getPeers().map(p => p.toString()).filter(p => p !== r.author)]
+    // Whoever ran this content holds it: the author first, then peers that reported or attested a run of it, then anyone connected.
+    const ran = [...this.init.store.results(), ...this.init.store.attestations()].filter(m => m.child === r.child).map(m => m.author)
+    const candidates = [...new Set([r.author, ...ran, ...node.getPeers().map(p => p.toString())])].filter(p => p !== this.init.peerId)
     for (const peer of candidates.slice(0, 6)) {
       try {
         const files = await fetchContent(node, peerIdFromString(peer), r.project, r.child, editable, signal)

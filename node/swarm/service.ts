@@ -82,7 +82,15 @@ export class SwarmService {
     const before = this.trust.score(result.author)
     this.trust.record(a, result)
     const after = this.trust.score(result.author)
-    if (after !== before) this.emit({ type: 'trust', peer: result.author, score: after, distrusted: this.trust.distrusted(result.author) })
+    if (after === before) return
+    const distrusted = this.trust.distrusted(result.author)
+    this.emit({ type: 'trust', peer: result.author, score: after, distrusted })
+    // A liar's record must not stay our idea of the best.
+    if (distrusted) {
+      for (const b of this.init.store.bestRecords()) {
+        if (b.result.author === result.author) void this.init.store.dropBest(b.track).catch(() => {})
+      }
+    }
   }
 
   private resultById (id: string): ResultMsg | undefined {
@@ -158,6 +166,7 @@ export class SwarmService {
 
   private consider (r: ResultMsg): void {
     if (!this.init.adopt || r.author === this.init.peerId || r.project !== this.init.session.project.id) return
+    if (this.trust.distrusted(r.author)) return
     if (r.track !== this.init.session.track) {
       this.emit({ type: 'note', message: `idea from track ${r.track}: ${r.description}` })
       return
@@ -225,6 +234,7 @@ export class SwarmService {
   }
 
   private async keepBest (best: BestRecord, source: 'dht' | 'local'): Promise<void> {
+    if (this.trust.distrusted(best.result.author)) return
     const known = this.init.store.best(best.track)
     if (known != null && compareBestRecords(known, best) <= 0) return
     await this.init.store.putBest(best)
@@ -234,7 +244,8 @@ export class SwarmService {
   /** The DHT's best for our track: its result and attestations are verified facts we may not have seen. */
   async refreshFromDht (): Promise<void> {
     const s = this.init.session
-    const records = await getBestRecords(this.init.node, s.project.id, s.track)
+    // A record whose result we caught lying is no best of ours, whatever it claims.
+    const records = (await getBestRecords(this.init.node, s.project.id, s.track)).filter(r => !this.trust.distrusted(r.result.author))
     for (const rec of records.slice(0, 3)) {
       // Content before the result: once the result is stored, a sync may bring a reproduction
       // of it that must not be queued ahead of it while we write.

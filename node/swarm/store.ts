@@ -5,7 +5,7 @@
  * the best record per track, and editable content by hash (for `fetch`).
  * A corrupt or torn line is skipped on load, never fatal.
  */
-import { mkdir, open, readFile, readdir } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   contentHash, encodeBestRecord, encodeMessage, messageId, parseBestRecord, parseMessage,
@@ -145,6 +145,13 @@ export class SwarmStore {
     this.bestByTrack.set(rec.track, rec)
     await this.writeFile(join(this.dir, 'best', `${rec.track}.json`), encodeBestRecord(rec))
     await this.putContent(rec.content.files)
+  }
+
+  /** Forgets a track's best record (its author turned out to lie). */
+  async dropBest (track: string): Promise<void> {
+    if (!TRACK_RE.test(track)) return
+    this.bestByTrack.delete(track)
+    await rm(join(this.dir, 'best', `${track}.json`), { force: true })
   }
 
   /** Editable content by its hash, so peers can `fetch` what we ran. */

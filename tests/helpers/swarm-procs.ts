@@ -5,7 +5,7 @@
  *
  *   const boot = await startBootstrap()
  *   const a = await startTrainer('A', { bootstrap: [boot.addr], seed: 12 })
- *   const end = await a.waitFor(e => e.type === 'experiment-end' && e.record.status === 'keep', 20_000)
+ *   const end = await a.proc.waitFor(e => e.type === 'experiment-end' && e.record.status === 'keep', 20_000, 'a keep')
  *   await stopAll()
  *
  * Every process is registered; `stopAll()` (SIGTERM, then SIGKILL) belongs in
@@ -13,11 +13,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { simpleGit } from 'simple-git'
-import { fixtureCopy, pathWithFakeUv, tempDir } from './fixtures.ts'
-import { REPO_ROOT } from './processes.ts'
+import { encodeMessage, type Message, type ResultMsg, type Signed, type Unsigned } from '../../protocol/index.ts'
+import { FIXTURES, fixtureCopy, pathWithFakeUv, tempDir } from './fixtures.ts'
+import { REPO_ROOT, killAll, spawnTs, type TestProcess } from './processes.ts'
 
 export const BIN = join(REPO_ROOT, 'bin', 'swarm-node.js')
 export const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
@@ -37,10 +39,10 @@ export class CliProc {
   private readonly listeners = new Set<() => void>()
   private done = false
 
-  constructor (readonly name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor (readonly name: string, args: string[]) {
     this.child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, PATH: pathWithFakeUv(), ...env },
+      env: { ...process.env, PATH: pathWithFakeUv() },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     registry.add(this)
@@ -107,21 +109,22 @@ export class CliProc {
   private notify (): void { for (const l of [...this.listeners]) l() }
 }
 
+/** Stops every CLI process and raw peer still running. */
 export async function stopAll (): Promise<void> {
-  await Promise.all([...registry].map(async p => await p.stop()))
+  await Promise.all([...[...registry].map(async p => await p.stop()), killAll()])
 }
 
 // Last resort when the runner exits with children still up.
 process.once('exit', () => { for (const p of registry) p.child.kill('SIGKILL') })
 
-export interface Bootstrap { proc: CliProc, peerId: string, addr: string }
+export interface Bootstrap { proc: CliProc, peerId: string, addr: string, home: string }
 
 export async function startBootstrap (opts: { name?: string, swarmKey?: string } = {}): Promise<Bootstrap> {
   const home = await tempDir('boot')
   const proc = new CliProc(opts.name ?? 'bootstrap', ['--home', home, '--json', 'bootstrap', '--listen', LOOPBACK, '--no-mdns',
     ...(opts.swarmKey != null ? ['--swarm-key', opts.swarmKey] : [])])
   const l = await proc.waitFor(e => e.type === 'listening', 30_000, 'listening')
-  return { proc, peerId: l.peerId, addr: l.addrs[0] }
+  return { proc, peerId: l.peerId, addr: l.addrs[0], home }
 }
 
 export interface TrainerOptions {
@@ -165,6 +168,14 @@ export async function startTrainer (name: string, o: TrainerOptions = {}): Promi
   return { name, proc, dir, home, peerId: session.peerId, addr: listening?.addrs[0] ?? null, track: session.track, project: session.project }
 }
 
+/** `swarm-node keygen FILE`: a fresh pnet key; resolves to the file. */
+export async function keygen (name: string): Promise<string> {
+  const file = join(await tempDir('key'), `${name}.key`)
+  const proc = new CliProc(`keygen ${name}`, ['--json', 'keygen', file])
+  if (await proc.exited !== 0) throw new Error(`keygen failed\n${proc.tail()}`)
+  return file
+}
+
 // --- predicates and figures ---------------------------------------------------
 
 export const ms = (e: Ev): number => Date.parse(e.time)
@@ -186,3 +197,85 @@ export async function headMessage (dir: string): Promise<string> {
 }
 
 export const sleep = async (msec: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, msec))
+
+// --- raw peers (tests/helpers/raw-peer.ts) ---------------------------------------
+
+export interface RawPeer { proc: TestProcess, peerId: string, addr: string }
+
+export async function startRawPeer (name: string, o: { project: string, bootstrap: string[] }): Promise<RawPeer> {
+  const storeDir = await tempDir(`raw-${name}`)
+  const proc = spawnTs(name, 'tests/helpers/raw-peer.ts', [JSON.stringify({ ...o, storeDir })])
+  const ready = await proc.waitFor(l => l.type === 'ready', 30_000, { what: 'ready' })
+  return { proc, peerId: ready.peerId, addr: ready.addrs[0] }
+}
+
+async function ask (p: RawPeer, cmd: Record<string, unknown>, timeoutMs = 25_000): Promise<Record<string, any>> {
+  const res = await p.proc.ask(cmd, timeoutMs)
+  if (res.type === 'error') throw new Error(`${p.proc.name}: ${String(cmd.cmd)} failed: ${res.error}`)
+  return res
+}
+
+/** `body` signed with the raw peer's own key. */
+export async function rawSign<T extends Signed> (p: RawPeer, body: Unsigned<T>): Promise<T> {
+  return (await ask(p, { cmd: 'sign', body })).message
+}
+
+/** Publishes bytes as they are on the project topic; resolves to the number of peers they were sent to. */
+export async function rawPublish (p: RawPeer, bytes: Uint8Array): Promise<number> {
+  return (await ask(p, { cmd: 'publish', data: Buffer.from(bytes).toString('base64') })).recipients
+}
+
+export async function rawPublishMessage (p: RawPeer, m: Message): Promise<number> {
+  return await rawPublish(p, encodeMessage(m))
+}
+
+export async function rawServe (p: RawPeer, files: Record<string, string>): Promise<string> {
+  return (await ask(p, { cmd: 'serve', files })).hash
+}
+
+export async function rawPutBest (p: RawPeer, record: unknown): Promise<void> {
+  await ask(p, { cmd: 'put-best', record })
+}
+
+/** Waits until the raw peer sees every one of `peers` subscribed to the project topic (so a publish reaches them directly). */
+export async function untilSubscribed (p: RawPeer, peers: string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const { subscribers } = await ask(p, { cmd: 'status' })
+    if (peers.every(x => subscribers.includes(x))) return
+    if (Date.now() > deadline) throw new Error(`${p.proc.name}: ${peers.filter(x => !subscribers.includes(x)).join(', ')} never subscribed (sees ${subscribers.join(', ')})`)
+    await sleep(100)
+  }
+}
+
+// --- wire bodies ----------------------------------------------------------------
+
+/** The fixture's editable file as shipped, and a variant that differs only in a comment (it scores the same). */
+export async function fixtureTrain (comment?: string): Promise<string> {
+  const text = await readFile(join(FIXTURES, 'autoresearch', 'train.py'), 'utf8')
+  return comment == null ? text : `${text}# ${comment}\n`
+}
+
+export const HARDWARE = { cpu: 'raw peer cpu', cores: 2, ram_gb: 4, gpu: null, gpu_mem_gb: null }
+
+/** An unsigned Result body with plausible defaults. */
+export function resultFor (o: { project: string, track: string, parent: string, child: string, val_bpb: number | null, status?: ResultMsg['status'], description?: string }): Unsigned<ResultMsg> {
+  return {
+    v: 1,
+    kind: 'result',
+    project: o.project,
+    track: o.track,
+    parent: o.parent,
+    child: o.child,
+    diff: '',
+    val_bpb: o.val_bpb,
+    verified_bpb: null,
+    status: o.status ?? 'keep',
+    reason: '',
+    metrics: {},
+    hardware: HARDWARE,
+    agent: 'raw-peer',
+    description: o.description ?? 'a raw peer\'s result',
+    time: Date.now()
+  }
+}
