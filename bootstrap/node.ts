@@ -6,12 +6,12 @@
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { join } from 'node:path'
-import { BEST_KEY_PREFIX, parseTopic, selectBestRecord, topicFor, validateBestRecord } from '../protocol/index.ts'
+import { parseTopic, topicFor } from '../protocol/index.ts'
 import { loadOrCreateIdentity } from '../node/identity.ts'
-import { createSwarmLibp2p, setTopicScoreParams, topicScoreParams } from '../node/libp2p.ts'
-import { planNetwork, type NetworkFlags } from '../node/network-config.ts'
+import { assembleNode } from '../node/assemble.ts'
+import { setTopicScoreParams, topicScoreParams } from '../node/libp2p.ts'
+import type { NetworkFlags } from '../node/network-config.ts'
 import type { Output } from '../node/output.ts'
-import { readSwarmKey } from '../node/swarm-key.ts'
 import { checkGossip } from '../node/swarm/gossip-check.ts'
 import { serveSwarmProtocols } from '../node/swarm/protocols.ts'
 import { SwarmStore } from '../node/swarm/store.ts'
@@ -22,18 +22,7 @@ export interface BootstrapOptions extends NetworkFlags {
 
 export async function runBootstrap (home: string, opts: BootstrapOptions, out: Output): Promise<number> {
   const identity = await loadOrCreateIdentity(home)
-  const plan = planNetwork(opts)
-  const swarmKey = opts.swarmKey != null ? await readSwarmKey(opts.swarmKey) : undefined
-  const node = await createSwarmLibp2p({
-    privateKey: identity.privateKey,
-    listen: plan.listen,
-    bootstrap: plan.bootstrap,
-    swarmKey,
-    mdns: plan.mdns,
-    local: plan.local,
-    dhtValidators: { [BEST_KEY_PREFIX]: async (key, value) => { await validateBestRecord(key, value) } },
-    dhtSelectors: { [BEST_KEY_PREFIX]: selectBestRecord }
-  })
+  const { node, plan } = await assembleNode(identity.privateKey, opts)
   const pubsub = node.services.pubsub
   const stores = new Map<string, SwarmStore>()
 

@@ -6,6 +6,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import type { BootstrapOptions } from '../bootstrap/node.ts'
+import type { LeaderboardOptions } from './commands/leaderboard.ts'
+import type { PlotCommandOptions } from './commands/plot.ts'
+import type { ResultsOptions } from './commands/results.ts'
 import type { StartOptions } from './commands/start.ts'
 import { resolveHome } from './home.ts'
 import { Output } from './output.ts'
@@ -26,6 +29,12 @@ function positiveInt (v: string): number {
   return n
 }
 
+function nonNegativeInt (v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0')
+  return n
+}
+
 function portNumber (v: string): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0..65535')
@@ -34,6 +43,11 @@ function portNumber (v: string): number {
 
 function collect (v: string, prev: string[]): string[] {
   return [...prev, v]
+}
+
+function trackName (v: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,47}$/.test(v)) throw new InvalidArgumentError('a track looks like cpu, gpu-h100 or apple-m2')
+  return v
 }
 
 function runTag (v: string): string {
@@ -48,13 +62,9 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--home <dir>', 'node home: identity, default project, run logs (env SWARM_NODE_HOME, default ~/.swarm-node)')
     .option('--json', 'machine-readable output: one JSON document, or one JSON object per line for long-running commands')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false })
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm answered (leaderboard).')
 
-  const globals = (cmd: Command): Globals => cmd.optsWithGlobals() as Globals
-  const notYet = (name: string, issue: string) => async (_opts: unknown, cmd: Command) => {
-    await run(async (_home, out) => out.fail(`\`${name}\` is not implemented yet (${issue})`, 2))
-    void cmd
-  }
 
   program.command('init')
     .description('create the node identity and the default project (byte-level GPT on the Brown corpus) in the home directory')
@@ -70,14 +80,23 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--max-experiments <n>', 'stop after n experiments (default: run until stopped)', positiveInt)
     .option('--no-confirm', 'keep a candidate after one run instead of confirming it with a second run')
     .addOption(new Option('--seed <n>', 'seed of the mutation proposer (default: time)').argParser(positiveInt))
-    .addOption(new Option('--proposer <kind>', 'who proposes changes: mutation (random search over train.py constants) or none (only reproduce what the swarm finds)').choices(['mutation', 'none']).default('mutation'))
+    .addOption(new Option('--proposer <kind>', 'who proposes changes: auto (the LLM or agent command when configured, else mutation), mutation (random search over train.py constants) or none (only reproduce what the swarm finds)').choices(['auto', 'mutation', 'none']).default('auto'))
     .option('--no-adopt', 'never run code from other peers (results are still shared and received)')
     .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/4011)', collect, [])
     .option('--port <port>', 'TCP port to listen on (default 4011; 0 picks a free one)', portNumber)
     .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable); a private swarm dials only these', collect, [])
     .option('--swarm-key <file>', 'private swarm: pre-shared key from `swarm-node keygen`; peers without it cannot connect')
+    .option('--mdns', 'discover and announce peers on the local network (mDNS; default on, off in a private swarm)')
     .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
     .option('--local', 'treat the swarm as loopback/LAN (allow private addresses); automatic when listening on such addresses')
+    .option('--llm-base-url <url>', 'OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (default: $OPENAI_BASE_URL, else OpenAI\'s when OPENAI_API_KEY is set)')
+    .option('--model <name>', 'model to ask (default: gpt-4.1-mini on OpenAI; elsewhere the first model the server lists)')
+    .option('--llm-api-key-file <path>', 'file holding the API key (default: $OPENAI_API_KEY; local servers need none)')
+    .option('--llm-context <tokens>', 'the model\'s context window; the prompt is trimmed to fit (default 16384)', positiveInt)
+    .option('--agent-cmd <command>', 'run this coding agent in the workspace for each experiment instead of an LLM; brief on stdin, in $SWARM_BRIEF and as {brief}; only its edits to the editable files count')
+    .option('--agent-timeout <seconds>', 'seconds the agent may work on one experiment (default 1800)', positiveNumber)
+    .option('--max-repairs <n>', 'fixes the proposer may try on its own crashed candidate (default 2; 0 = none)', nonNegativeInt)
+    .option('--control-port <port>', 'port of the control API and dashboard on 127.0.0.1 (default: $SWARM_NODE_CONTROL_PORT, else a free one)', portNumber)
     .addOption(new Option('--status-interval <seconds>', 'heartbeat interval').argParser(positiveNumber).hideHelp())
     .addOption(new Option('--best-interval <seconds>', 'DHT best-record refresh interval').argParser(positiveNumber).hideHelp())
     .action(async (opts: StartOptions) => {
@@ -85,20 +104,43 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     })
 
   program.command('leaderboard')
-    .description('show the best results per project and hardware track, from the running node or the swarm')
-    .action(notYet('leaderboard', 'it needs the swarm layer'))
+    .description('show the best results per project and hardware track: from the running node, or (when none runs) by joining the swarm for at most --timeout seconds')
+    .option('--project <dir|id>', 'project directory or 64-hex project id (default: the running node\'s project, else <home>/project)')
+    .option('--track <track>', 'only this hardware track, e.g. cpu or gpu-h100 (default: every track)', trackName)
+    .option('--limit <n>', 'rows per track', positiveInt, 10)
+    .option('--timeout <seconds>', 'without a running node: leave the swarm after this long, answered or not', positiveNumber, 15)
+    .option('--listen <multiaddr>', 'without a running node: address to listen on while asking (repeatable; default a free TCP port)', collect, [])
+    .option('--port <port>', 'without a running node: TCP port to listen on while asking (default 0, a free one)', portNumber)
+    .option('--bootstrap <multiaddr>', 'without a running node: peer to ask through, /ip4/.../tcp/.../p2p/<id> (repeatable)', collect, [])
+    .option('--swarm-key <file>', 'without a running node: ask a private swarm with this pre-shared key')
+    .option('--mdns', 'without a running node: look for peers on the local network (mDNS; default on, off in a private swarm)')
+    .option('--no-mdns', 'without a running node: do not look for peers on the local network (mDNS)')
+    .option('--local', 'without a running node: treat the swarm as loopback/LAN (allow private addresses)')
+    .action(async (opts: LeaderboardOptions) => {
+      await run(async (home, out) => (await import('./commands/leaderboard.ts')).leaderboard(home, opts, out))
+    })
 
   program.command('status')
-    .description('show what the running node is doing: peers, current experiment, baseline, best')
-    .action(notYet('status', 'it needs the control API of a running node'))
+    .description('show what the running node is doing: peers, current experiment, baseline, the swarm\'s best, the dashboard link (exit status 3 when no node runs)')
+    .action(async () => { await run(async (home, out) => (await import('./commands/status.ts')).status(home, {}, out)) })
 
   program.command('peers')
-    .description('list the peers the running node is connected to')
-    .action(notYet('peers', 'it needs the swarm layer'))
+    .description('list the peers the running node is connected to, with their latest heartbeat (exit status 3 when no node runs)')
+    .action(async () => { await run(async (home, out) => (await import('./commands/peers.ts')).peers(home, {}, out)) })
 
   program.command('results')
-    .description('show this node\'s experiment history (like results.tsv), with filters')
-    .action(notYet('results', 'it needs the control API of a running node'))
+    .description('show this node\'s experiment history (like results.tsv), with filters; from the running node, or the results log when none runs')
+    .option('--project <dir|id>', 'project directory or 64-hex project id (default: the running node\'s project, else <home>/project)')
+    .addOption(new Option('--status <status>', 'only experiments with this outcome').choices(['keep', 'discard', 'crash', 'invalid', 'baseline']))
+    .option('--limit <n>', 'only the newest n (after the other filters)', positiveInt)
+    .option('--since <when>', 'only experiments finished since a duration ago (30m, 2h, 7d) or a date (2026-03-01)')
+    .action(async (opts: ResultsOptions) => { await run(async (home, out) => (await import('./commands/results.ts')).results(home, opts, out)) })
+
+  program.command('plot')
+    .description('write the progress chart (val_bpb per experiment, kept ones joined as the running best) to an SVG file, from the local results')
+    .option('--out <file>', 'where to write the SVG', 'progress.svg')
+    .option('--project <dir|id>', 'project directory or 64-hex project id (default: the running node\'s project, else <home>/project)')
+    .action(async (opts: PlotCommandOptions) => { await run(async (home, out) => (await import('./commands/plot.ts')).plot(home, opts, out)) })
 
   program.command('keygen')
     .description('write a new pre-shared key for a private swarm (libp2p pnet format, mode 0600)')
@@ -112,6 +154,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--port <port>', 'TCP port to listen on (default 4011; 0 picks a free one)', portNumber)
     .option('--bootstrap <multiaddr>', 'other bootstrap peers to join (repeatable)', collect, [])
     .option('--swarm-key <file>', 'serve a private swarm with this pre-shared key')
+    .option('--mdns', 'discover and announce peers on the local network (mDNS; default on, off in a private swarm)')
     .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
     .option('--local', 'treat the swarm as loopback/LAN (allow private addresses)')
     .option('--max-projects <n>', 'follow at most this many project topics', positiveInt, 64)
@@ -131,14 +174,22 @@ export async function main (argv: string[]): Promise<number> {
     out = new Output(g.json === true)
     code = await fn(resolveHome(g.home), out)
   })
-  program.exitOverride()
+  // Subcommands copy settings when declared, so each needs its own override to reach our exit codes.
+  for (const c of [program, ...program.commands]) c.exitOverride()
   try {
     await program.parseAsync(argv)
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode
-    code = out.fail(err instanceof Error ? err.message : String(err))
+    // Help and --version exit 0; a wrong flag or argument is a usage error.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    code = out.fail(err instanceof Error ? err.message : String(err), exitCodeOf(err))
   }
   return code
+}
+
+/** Errors that know their exit status carry it as `exitCode` (2 usage, 3 no running node, ...). */
+function exitCodeOf (err: unknown): number {
+  const code = (err as { exitCode?: unknown } | null)?.exitCode
+  return typeof code === 'number' && Number.isInteger(code) && code > 0 ? code : 1
 }
 
 function globals (program: Command): Globals {

@@ -7,22 +7,41 @@
 //
 //   node --import tsx scripts/bench-gossip.ts [--nodes 10,30] [--messages 20]
 //        [--processes 1[,K]] [--json-out bench-results/gossip.json]
+//        [--formation-timeout-ms 45000] [--rescue-ms 20000] [--settle-ms 10000]
+//        [--join-gap-ms 0] [--verbose]
 //
 // --processes takes a list: 1 = every node in this process; K > 1 = nodes
 // spread over K worker processes (this same file, forked with --worker), which
-// gives a fairer RSS per node. Each (N, processes) pair is one run.
+// gives a fairer RSS per node and more than one core. Each (N, processes) pair
+// is one run, in order.
+//
+// Phases of a run: start node 0, then nodes 1..N-1 bootstrapping to it (all
+// at once, or --join-gap-ms apart); formation (every node connected to
+// >= min(4, N-1) peers with a non-empty mesh for the topic; nodes still
+// without any connection --rescue-ms into it dial the bootstrap once more
+// themselves, counted in the output, because a node whose first dial timed
+// out waits ~40 s for peer exchange's next try); settle (up to
+// --settle-ms for every event loop to go quiet: the start-up storm of
+// handshakes, identify and DHT walks otherwise lands in the latencies);
+// publish M results 100-200 ms apart; wait up to 5 s for missing deliveries.
+//
+// All nodes of a process share one event loop, so what is measured in-process
+// is largely CPU contention (see the ELU column); multi-process is closer to a
+// real swarm but still shares this machine's cores.
 //
 // Prints a table and writes the JSON. Loopback only, mDNS off, `local: true`;
-// every phase has a timeout and every node is stopped at the end.
+// every phase has a timeout, every node is stopped at the end and a watchdog
+// ends the process if something hangs.
 
 import '../node/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import { createSwarmLibp2p, setTopicScoreParams, topicScoreParams, type SwarmLibp2p } from '../node/libp2p.ts'
@@ -32,8 +51,6 @@ import { encodeMessage, messageId, signMessage, topicFor, type ResultMsg, type U
 const root = join(import.meta.dirname, '..')
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 
-/** Formation: connections to at least min(4, N-1) peers and a non-empty mesh on every node. */
-const FORMATION_TIMEOUT_MS = 30_000
 /** After the last publish, missing deliveries are waited for this long. */
 const GRACE_MS = 5_000
 const PUBLISH_GAP_MS: [number, number] = [100, 200]
@@ -41,9 +58,11 @@ const STOP_TIMEOUT_MS = 10_000
 /** Settle: publishing starts when every process's event-loop utilisation over a window is below this. */
 const SETTLE_ELU = 0.5
 const SETTLE_WINDOW_MS = 500
+const SETTLE_QUIET_WINDOWS = 2
 const CREATE_BATCH = 5
-/** The whole bench, all runs: past this everything is torn down and the process exits 1. */
-const WATCHDOG_MS = 300_000
+const RESCUE_DIAL_TIMEOUT_MS = 10_000
+/** Per run on top of its own timeouts, for the watchdog. */
+const WATCHDOG_SLACK_MS = 60_000
 
 /** Wall-clock ms with sub-ms resolution, comparable across processes on one machine. */
 const now = (): number => performance.timeOrigin + performance.now()
@@ -52,9 +71,14 @@ const randomHex = (bytes = 32): string => randomBytes(bytes).toString('hex')
 
 // --- the nodes living in one process ------------------------------------------
 
-interface NodeStatus { index: number, connections: number, mesh: number, subscribers: number }
+/**
+ * `opened`: connections this node has opened or accepted since it started
+ * (churn = opened - connections). `refused`: inbound connections its
+ * connection manager turned away (pending-handshake cap, rate limit, max).
+ */
+interface NodeStatus { index: number, connections: number, opened: number, refused: number, mesh: number, subscribers: number }
 /** `elu`: cumulative event-loop active/idle ms (performance.eventLoopUtilization), to difference between two statuses. */
-interface HostStatus { nodes: NodeStatus[], rss: number, heapUsed: number, elu: { active: number, idle: number } }
+interface HostStatus { nodes: NodeStatus[], rss: number, heapUsed: number, elu: { active: number, idle: number }, cpuMs: number }
 interface Published { id: string, t0: number, recipients: number, bytes: number }
 
 /**
@@ -62,7 +86,7 @@ interface Published { id: string, t0: number, recipients: number, bytes: number 
  * through IPC commands by the workers.
  */
 class Host {
-  private readonly nodes = new Map<number, { node: SwarmLibp2p, key: PrivateKey }>()
+  private readonly nodes = new Map<number, { node: SwarmLibp2p, key: PrivateKey, opened: number, refused: number }>()
   /** message id -> node index -> arrival time (after validation). */
   private readonly arrivals = new Map<string, Map<number, number>>()
   private arrivalCount = 0
@@ -94,7 +118,10 @@ class Host {
       mdns: false,
       bootstrap: bootstrap != null ? [bootstrap] : []
     })
-    this.nodes.set(index, { node, key })
+    const entry = { node, key, opened: 0, refused: 0 }
+    this.nodes.set(index, entry)
+    node.addEventListener('connection:open', () => { entry.opened++ })
+    countRefusals(node, () => { entry.refused++ })
     const pubsub = node.services.pubsub
     // As the swarm service does: validator and score params before subscribing.
     pubsub.topicValidators.set(this.topic, async (_peer, msg) => {
@@ -122,14 +149,15 @@ class Host {
 
   status (): HostStatus {
     const nodes: NodeStatus[] = []
-    for (const [index, { node }] of this.nodes) {
+    for (const [index, { node, opened, refused }] of this.nodes) {
       const peers = new Set(node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
       const pubsub = node.services.pubsub
-      nodes.push({ index, connections: peers.size, mesh: meshPeers(pubsub, this.topic), subscribers: pubsub.getSubscribers(this.topic).length })
+      nodes.push({ index, connections: peers.size, opened, refused, mesh: meshPeers(pubsub, this.topic), subscribers: pubsub.getSubscribers(this.topic).length })
     }
     const mem = process.memoryUsage()
     const { active, idle } = performance.eventLoopUtilization()
-    return { nodes, rss: mem.rss, heapUsed: mem.heapUsed, elu: { active, idle } }
+    const cpu = process.cpuUsage()
+    return { nodes, rss: mem.rss, heapUsed: mem.heapUsed, elu: { active, idle }, cpuMs: (cpu.user + cpu.system) / 1000 }
   }
 
   /** Sign a real result with node `index`'s key and publish it; t0 is taken after signing, right before publish. */
@@ -162,6 +190,26 @@ class Host {
     return { id, t0, recipients: res.recipients.length, bytes: bytes.byteLength }
   }
 
+  /**
+   * Dial the bootstrap node from every node with no connection at all: the
+   * bench stepping in where peer exchange has not (yet) reconnected a node.
+   */
+  async rescue (bootstrap: string): Promise<{ tried: number[], ok: number[], errors: string[] }> {
+    const out = { tried: [] as number[], ok: [] as number[], errors: [] as string[] }
+    const ma = multiaddr(bootstrap)
+    await Promise.all([...this.nodes].map(async ([index, { node }]) => {
+      if (node.getConnections().some(c => c.status === 'open')) return
+      out.tried.push(index)
+      try {
+        await node.dial(ma, { signal: AbortSignal.timeout(RESCUE_DIAL_TIMEOUT_MS) })
+        out.ok.push(index)
+      } catch (err: any) {
+        out.errors.push(`#${index}: ${err?.name ?? 'Error'} ${err?.message ?? err}`)
+      }
+    }))
+    return out
+  }
+
   counts (): { arrivals: number, rejected: number } {
     return { arrivals: this.arrivalCount, rejected: this.rejected }
   }
@@ -187,6 +235,24 @@ class Host {
       if (!stopped) stuck++
     }))
     return stuck
+  }
+}
+
+/**
+ * Diagnostics only: count inbound connections the connection manager refuses.
+ * libp2p refuses silently (a debug line) and the dialer sees, not a quick
+ * error, a Noise handshake that times out. Reaches into libp2p's internals
+ * (`components.connectionManager.acceptIncomingConnection`); does nothing if
+ * they are not there.
+ */
+function countRefusals (node: SwarmLibp2p, onRefuse: () => void): void {
+  const cm = (node as unknown as { components?: { connectionManager?: { acceptIncomingConnection?: (c: unknown) => boolean } } }).components?.connectionManager
+  const accept = cm?.acceptIncomingConnection
+  if (cm == null || typeof accept !== 'function') return
+  cm.acceptIncomingConnection = function (this: unknown, maConn: unknown): boolean {
+    const ok = accept.call(this, maConn)
+    if (!ok) onRefuse()
+    return ok
   }
 }
 
@@ -229,6 +295,7 @@ type Cmd =
   | { cmd: 'arrivals' }
   | { cmd: 'stop' }
   | { cmd: 'baseline' }
+  | { cmd: 'rescue', bootstrap: string }
 
 async function dispatch (host: Host, c: Cmd): Promise<unknown> {
   switch (c.cmd) {
@@ -240,6 +307,7 @@ async function dispatch (host: Host, c: Cmd): Promise<unknown> {
     case 'arrivals': return host.arrivalList()
     case 'stop': return await host.stop()
     case 'baseline': return host.baselineRss
+    case 'rescue': return await host.rescue(c.bootstrap)
   }
 }
 
@@ -306,7 +374,9 @@ class WorkerHandle implements Handle {
     if (this.exited) return
     const gone = new Promise<void>(resolve => this.child.once('exit', () => resolve()))
     this.child.disconnect()
-    const ok = await Promise.race([gone.then(() => true), sleep(5000).then(() => false)])
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const ok = await Promise.race([gone.then(() => true), new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), 5000) })])
+    clearTimeout(timer)
     if (!ok) {
       this.child.kill('SIGKILL')
       await gone
@@ -348,6 +418,17 @@ function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
 }
 
+interface Topology {
+  connections: Stats
+  /** Connection opens summed over all nodes (each connection counts at both ends). */
+  opened: number
+  /** Inbound connections refused by connection managers, all nodes / the bootstrap node. */
+  refused: number
+  bootstrapRefused: number
+  mesh: Stats
+  subscribers: Stats
+}
+
 interface RunResult {
   nodes: number
   processes: number
@@ -355,13 +436,26 @@ interface RunResult {
   startMs: number
   formationMs: number | null
   formed: boolean
+  formationTimeoutMs: number
+  joinGapMs: number
+  /** From the last publish until every delivery arrived (or the grace period ended). */
+  deliveryEndMs: number
   /** Wait after formation for the event loop(s) to go quiet, and whether they did. */
   settleMs: number
   settled: boolean
   /** Event-loop utilisation per process from the first publish to the end of delivery. */
   publishElu: number[]
-  atFormation: { connections: Stats, mesh: Stats, subscribers: Stats }
-  atEnd: { connections: Stats, mesh: Stats, subscribers: Stats }
+  /** CPU (user + system, all processes holding nodes) from node 0's start until formation ended, and while publishing. */
+  cpuSeconds: { startAndFormation: number, publishAndDelivery: number, perNodeFormation: number }
+  atFormation: Topology
+  /**
+   * The bench dialled the bootstrap from nodes still without any connection
+   * `rescueMs` into formation (null: not needed or disabled).
+   */
+  rescue: { atMs: number, tried: number[], ok: number[], errors: string[] } | null
+  /** Nodes still below target when formation ended (empty when it formed). */
+  shortAtFormation: NodeStatus[]
+  atEnd: Topology
   timeToAllMs: { p50: number, p99: number, max: number, complete: number }
   receiverLatencyMs: { p50: number, p99: number, max: number, samples: number }
   delivered: number
@@ -380,7 +474,23 @@ interface RunResult {
   stopStuck: number
 }
 
-async function run (n: number, processes: number, messages: number, settleMs: number): Promise<RunResult> {
+interface RunOptions {
+  n: number
+  processes: number
+  messages: number
+  /** Formation: every node connected to >= min(4, N-1) peers with a non-empty topic mesh, within this. */
+  formationTimeoutMs: number
+  /** Into formation, dial the bootstrap from nodes that still have no connection; 0: never. */
+  rescueMs: number
+  /** Longest wait after formation for the event loops to go quiet; 0 publishes at once. */
+  settleMs: number
+  /** 0: start nodes 1..N-1 together; else one every joinGapMs. */
+  joinGapMs: number
+  verbose: boolean
+}
+
+async function run (o: RunOptions): Promise<RunResult> {
+  const { n, processes, messages, formationTimeoutMs, rescueMs, settleMs, joinGapMs, verbose } = o
   const project = randomHex()
   const handles: Handle[] = []
   // node index -> handle
@@ -398,10 +508,21 @@ async function run (n: number, processes: number, messages: number, settleMs: nu
     const baselines = await Promise.all(handles.map(async h => await h.call<number>({ cmd: 'baseline' })))
     await Promise.all(handles.map(async h => await h.call({ cmd: 'init', project })))
 
+    const cpuAt = async (): Promise<number> => (await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).cpuMs)).then(xs => xs.reduce((a, b) => a + b, 0)))
+    const cpuStart = await cpuAt()
     const t0 = now()
     const [boot] = await handles[0]!.call<Array<{ addr: string, peerId: string }>>({ cmd: 'create', indices: [0] })
-    const bootstrap = `${boot!.addr.includes('/p2p/') ? boot!.addr : `${boot!.addr}/p2p/${boot!.peerId}`}`
-    await Promise.all(handles.map(async (h, w) => await h.call({ cmd: 'create', indices: blocks[w]!.filter(i => i !== 0), bootstrap })))
+    const bootstrap = boot!.addr.includes('/p2p/') ? boot!.addr : `${boot!.addr}/p2p/${boot!.peerId}`
+    if (joinGapMs === 0) {
+      await Promise.all(handles.map(async (h, w) => await h.call({ cmd: 'create', indices: blocks[w]!.filter(i => i !== 0), bootstrap })))
+    } else {
+      // One node at a time, joinGapMs apart: a swarm grows, it does not appear at once.
+      for (let i = 1; i < n; i++) {
+        const tNext = t0 + i * joinGapMs
+        await sleep(Math.max(0, tNext - now()))
+        await owner[i]!.call({ cmd: 'create', indices: [i], bootstrap })
+      }
+    }
     const startMs = now() - t0
     process.stdout.write(`  N=${n} procs=${processes}: ${n} nodes started in ${startMs.toFixed(0)} ms; waiting for topology and mesh`)
 
@@ -418,48 +539,77 @@ async function run (n: number, processes: number, messages: number, settleMs: nu
     let formed = false
     let last: NodeStatus[] = []
     let lastPrint = now()
-    while (now() - tForm < FORMATION_TIMEOUT_MS) {
+    let rescue: RunResult['rescue'] = null
+    while (now() - tForm < formationTimeoutMs) {
       last = (await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).nodes))).flat()
       if (last.length === n && last.every(s => s.connections >= target && s.mesh >= 1)) { formed = true; break }
+      if (rescueMs > 0 && rescue == null && now() - tForm >= rescueMs && last.some(s => s.connections === 0)) {
+        // Not awaited in the loop: the rescue dials may take their full timeout.
+        const atMs = now() - tForm
+        rescue = { atMs, tried: [], ok: [], errors: [] }
+        const r = rescue
+        void Promise.all(handles.map(async h => await h.call<{ tried: number[], ok: number[], errors: string[] }>({ cmd: 'rescue', bootstrap }))).then(results => {
+          for (const x of results) { r.tried.push(...x.tried); r.ok.push(...x.ok); r.errors.push(...x.errors) }
+          process.stdout.write(`\n  N=${n} procs=${processes}: rescue at ${atMs.toFixed(0)} ms: ${r.tried.length} isolated nodes dialled the bootstrap themselves, ${r.ok.length} connected${r.errors.length > 0 ? ` (${r.errors.slice(0, 3).join('; ')})` : ''} `)
+        }, err => { process.stdout.write(`\n  rescue failed: ${err}`) })
+      }
       if (now() - lastPrint > 1000) {
-        if (process.env.DBG) process.stdout.write(`\n   t=${(now() - tForm).toFixed(0)} elu ${await eluNow()} short conns: ${last.filter(s => s.connections < target).map(s => `#${s.index}:${s.connections}`).join(' ')} | no mesh: ${last.filter(s => s.mesh < 1).map(s => `#${s.index}(subs ${s.subscribers})`).join(' ')}`)
+        if (verbose) process.stdout.write(`\n   t=${(now() - tForm).toFixed(0)} elu ${await eluNow()} short conns: ${last.filter(s => s.connections < target).map(s => `#${s.index}:${s.connections}`).join(' ')} | no mesh: ${last.filter(s => s.mesh < 1).map(s => `#${s.index}(subs ${s.subscribers})`).join(' ')}`)
         else process.stdout.write('.')
         lastPrint = now()
       }
       await sleep(100)
     }
     const formationMs = now() - tForm
+    const cpuFormed = await cpuAt()
     const describeStatus = (st: NodeStatus[]): RunResult['atFormation'] => ({
       connections: spread(st.map(s => s.connections)),
+      opened: st.reduce((a, s) => a + s.opened, 0),
+      refused: st.reduce((a, s) => a + s.refused, 0),
+      bootstrapRefused: st.find(s => s.index === 0)?.refused ?? 0,
       mesh: spread(st.map(s => s.mesh)),
       subscribers: spread(st.map(s => s.subscribers))
     })
     const atFormation = describeStatus(last)
+    const shortAtFormation = last.filter(s => s.connections < target || s.mesh < 1)
     if (formed) {
       process.stdout.write(` formed in ${formationMs.toFixed(0)} ms (since all nodes started; ${(startMs + formationMs).toFixed(0)} ms since the first)\n`)
     } else {
-      const short = last.filter(s => s.connections < target || s.mesh < 1).map(s => `#${s.index}:${s.connections}c/${s.mesh}m`)
-      process.stdout.write(` NOT formed after ${FORMATION_TIMEOUT_MS} ms (${short.length} short: ${short.slice(0, 8).join(' ')}); publishing anyway\n`)
+      const short = shortAtFormation.map(s => `#${s.index}:${s.connections}c/${s.mesh}m`)
+      process.stdout.write(` NOT formed after ${formationTimeoutMs} ms (${short.length} short: ${short.slice(0, 8).join(' ')}); publishing anyway\n`)
+    }
+    if (atFormation.refused > 0) {
+      process.stdout.write(`  N=${n} procs=${processes}: ${atFormation.refused} inbound connections refused during formation (${atFormation.bootstrapRefused} by the bootstrap node)\n`)
     }
 
     // Settle: right after formation the event loop(s) are still saturated by
-    // identify, DHT refreshes and peer exchange; publish once they go quiet
-    // (every process's ELU < SETTLE_ELU over a window) or after settleMs anyway.
+    // handshakes, identify, DHT walks and peer exchange; publish once they go
+    // quiet (every process's ELU < SETTLE_ELU over SETTLE_QUIET_WINDOWS windows
+    // in a row) or after settleMs anyway. Later bursts still come: libp2p's
+    // connection monitor pings every connection every 10 s.
     const tSettle = now()
     let quiet = settleMs === 0
     if (!quiet) {
       let prev = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
+      let prevLine = false
+      let quietWindows = 0
       while (now() - tSettle < settleMs) {
         await sleep(SETTLE_WINDOW_MS)
         const cur = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
         const u = cur.map((c, i) => utilization(prev[i]!, c))
         prev = cur
-        if (u.every(x => x < SETTLE_ELU)) { quiet = true; break }
+        if (verbose) process.stdout.write(`${prevLine ? '' : '   settle ELU:'} ${u.map(x => x.toFixed(2)).join('/')}`)
+        prevLine = true
+        quietWindows = u.every(x => x < SETTLE_ELU) ? quietWindows + 1 : 0
+        if (quietWindows >= SETTLE_QUIET_WINDOWS) { quiet = true; break }
       }
     }
     const settledMs = now() - tSettle
+    if (verbose && settleMs > 0) process.stdout.write('\n')
     if (settleMs > 0) process.stdout.write(`  N=${n} procs=${processes}: ${quiet ? 'quiet' : `NOT quiet (ELU >= ${SETTLE_ELU})`} after ${settledMs.toFixed(0)} ms; publishing ${messages} messages\n`)
-    const eluStart = await Promise.all(handles.map(async h => (await h.call<HostStatus>({ cmd: 'status' })).elu))
+    const statusStart = await Promise.all(handles.map(async h => await h.call<HostStatus>({ cmd: 'status' })))
+    const eluStart = statusStart.map(st => st.elu)
+    const cpuPublish = statusStart.reduce((a, st) => a + st.cpuMs, 0)
     // Publish M signed results from random nodes.
     const published: Array<Published & { k: number, publisher: number }> = []
     for (let k = 0; k < messages; k++) {
@@ -480,6 +630,7 @@ async function run (n: number, processes: number, messages: number, settleMs: nu
     // Collect.
     const statusEnd = await Promise.all(handles.map(async h => await h.call<HostStatus>({ cmd: 'status' })))
     const publishElu = statusEnd.map((st, i) => utilization(eluStart[i]!, st.elu))
+    const cpuEnd = statusEnd.reduce((a, st) => a + st.cpuMs, 0)
     const counts = await Promise.all(handles.map(async h => await h.call<{ arrivals: number, rejected: number }>({ cmd: 'counts' })))
     const arrivals = (await Promise.all(handles.map(async h => await h.call<Array<[string, number, number]>>({ cmd: 'arrivals' })))).flat()
     const byId = new Map<string, Map<number, number>>()
@@ -525,10 +676,20 @@ async function run (n: number, processes: number, messages: number, settleMs: nu
       startMs,
       formationMs: formed ? formationMs : null,
       formed,
+      formationTimeoutMs,
+      joinGapMs,
       settleMs: settledMs,
       settled: quiet,
       publishElu,
+      cpuSeconds: {
+        startAndFormation: (cpuFormed - cpuStart) / 1000,
+        publishAndDelivery: (cpuEnd - cpuPublish) / 1000,
+        perNodeFormation: (cpuFormed - cpuStart) / 1000 / n
+      },
+      deliveryEndMs,
       atFormation,
+      shortAtFormation,
+      rescue,
       atEnd: describeStatus(nodesEnd),
       timeToAllMs: { p50: percentile(tta, 50), p99: percentile(tta, 99), max: tta.at(-1) ?? NaN, complete: tta.length },
       receiverLatencyMs: { p50: percentile(allLatencies, 50), p99: percentile(allLatencies, 99), max: allLatencies.at(-1) ?? NaN, samples: allLatencies.length },
@@ -554,12 +715,14 @@ function table (results: RunResult[]): string {
   const f = (x: number | null, d = 0): string => x == null || Number.isNaN(x) ? '-' : x.toFixed(d)
   const stats = (s: Stats): string => `${s.min}/${s.median}/${s.max}`
   const rows = [[
-    'N', 'procs', 'start ms', 'formation ms', 'settle ms', 'ELU', 'tta p50', 'tta p99', 'tta max', 'rcv p50', 'rcv p99',
+    'N', 'procs', 'start ms', 'formation ms', 'CPU s', 'settle ms', 'ELU', 'tta p50', 'tta p99', 'tta max', 'rcv p50', 'rcv p99',
     'delivery', 'RSS/node MB', 'ΔRSS/node MB', 'RSS/worker MB', 'conns min/med/max', 'mesh min/med/max'
   ]]
   for (const r of results) {
     rows.push([
-      String(r.nodes), String(r.processes), f(r.startMs), r.formed ? f(r.formationMs) : `>${FORMATION_TIMEOUT_MS} (no)`,
+      String(r.nodes), String(r.processes), f(r.startMs),
+      `${r.formed ? f(r.formationMs) : `>${r.formationTimeoutMs}!`}${r.rescue != null ? ` r${r.rescue.ok.length}/${r.rescue.tried.length}` : ''}`,
+      f(r.cpuSeconds.startAndFormation, 1),
       `${f(r.settleMs)}${r.settled ? '' : '!'}`, r.publishElu.map(x => x.toFixed(2)).join('/'),
       f(r.timeToAllMs.p50, 1), f(r.timeToAllMs.p99, 1), f(r.timeToAllMs.max, 1),
       f(r.receiverLatencyMs.p50, 1), f(r.receiverLatencyMs.p99, 1),
@@ -583,6 +746,10 @@ async function main (): Promise<void> {
       processes: { type: 'string', default: '1' },
       'json-out': { type: 'string', default: 'bench-results/gossip.json' },
       'settle-ms': { type: 'string', default: '10000' },
+      'join-gap-ms': { type: 'string', default: '0' },
+      'formation-timeout-ms': { type: 'string', default: '45000' },
+      'rescue-ms': { type: 'string', default: '20000' },
+      verbose: { type: 'boolean', default: false },
       worker: { type: 'boolean', default: false }
     }
   })
@@ -606,21 +773,33 @@ async function main (): Promise<void> {
   const messages = list(values.messages, 'messages')[0]!
   const settleMs = Number(values['settle-ms'])
   if (!Number.isFinite(settleMs) || settleMs < 0) throw new Error('--settle-ms: not a number >= 0')
+  const joinGapMs = Number(values['join-gap-ms'])
+  if (!Number.isFinite(joinGapMs) || joinGapMs < 0) throw new Error('--join-gap-ms: not a number >= 0')
+  const formationTimeoutMs = Number(values['formation-timeout-ms'])
+  if (!Number.isFinite(formationTimeoutMs) || formationTimeoutMs <= 0) throw new Error('--formation-timeout-ms: not a number > 0')
+  const rescueMs = Number(values['rescue-ms'])
+  if (!Number.isFinite(rescueMs) || rescueMs < 0) throw new Error('--rescue-ms: not a number >= 0')
   if (nodeCounts.some(n => n < 2)) throw new Error('--nodes: need at least 2 nodes')
   const jsonOut = resolve(root, values['json-out'])
 
+  // Every run is bounded by its phases' timeouts; past the sum (plus slack) something hangs.
+  const runs = nodeCounts.length * processCounts.length
+  const watchdogMs = runs * (formationTimeoutMs + settleMs + messages * PUBLISH_GAP_MS[1] + GRACE_MS + WATCHDOG_SLACK_MS)
   const watchdog = setTimeout(() => {
-    console.error(`bench-gossip: watchdog fired after ${WATCHDOG_MS / 1000} s; exiting`)
+    console.error(`bench-gossip: watchdog fired after ${(watchdogMs / 1000).toFixed(0)} s; exiting (workers stop their nodes when this process goes)`)
     process.exit(1)
-  }, WATCHDOG_MS)
+  }, watchdogMs)
   watchdog.unref()
 
-  console.log(`bench-gossip: nodes ${nodeCounts.join(',')}, ${messages} messages, processes ${processCounts.join(',')}, ${cpus().length} cpus, node ${process.version}`)
+  // Other work on the machine shows up directly in formation and latency: say how busy it was.
+  const loadBefore = loadavg()
+  console.log(`bench-gossip: nodes ${nodeCounts.join(',')}, ${messages} messages, processes ${processCounts.join(',')}, ${cpus().length} cpus, node ${process.version}, load average ${loadBefore.map(x => x.toFixed(2)).join(' ')}`)
+  if (loadBefore[0]! > cpus().length) console.log(`  note: the machine is already busy (1-min load ${loadBefore[0]!.toFixed(2)} on ${cpus().length} cpus); expect slower formation and longer tails`)
   const results: RunResult[] = []
   const t0 = now()
   for (const n of nodeCounts) {
     for (const k of processCounts) {
-      const r = await run(n, Math.min(k, n), messages, settleMs)
+      const r = await run({ n, processes: Math.min(k, n), messages, formationTimeoutMs, rescueMs, settleMs, joinGapMs, verbose: values.verbose })
       results.push(r)
       console.log(`  N=${n} procs=${r.processes}: delivered ${r.delivered}/${r.expected}, tta p50 ${r.timeToAllMs.p50.toFixed(1)} ms, max ${r.timeToAllMs.max.toFixed(1)} ms${r.rejected > 0 ? `, ${r.rejected} REJECTED` : ''}${r.stopStuck > 0 ? `, ${r.stopStuck} nodes did not stop` : ''}`)
     }
@@ -629,8 +808,11 @@ async function main (): Promise<void> {
 
   console.log('\n' + table(results))
   console.log('\ntta = time from publish until ALL other nodes validated the message (complete messages only); rcv = per-receiver latency;')
-  console.log('settle = wait after formation for every event loop to go quiet (ELU < 0.5; ! = never did); ELU = event-loop utilisation per process while publishing.')
-  console.log('RSS/node = process RSS (sum over workers) / N; ΔRSS/node = growth over the RSS before any node existed / N.')
+  console.log('CPU s = CPU seconds (all node-holding processes) from the first node\'s start to the end of formation.')
+  console.log('formation: ! = not formed; rK/T = T nodes still without any connection at --rescue-ms dialled the bootstrap themselves, K connected.')
+  console.log(`settle = wait after formation for every event loop to go quiet (ELU < ${SETTLE_ELU} for ${SETTLE_QUIET_WINDOWS * SETTLE_WINDOW_MS} ms; ! = never did); ELU = event-loop utilisation per process while publishing.`)
+  console.log('RSS/node = process RSS (sum over workers) / N; ΔRSS/node = growth over the RSS before any node existed / N')
+  console.log('(in-process, runs after the first start from a heap the earlier run left behind, so their ΔRSS is low; workers are fresh per run).')
   console.log(`total ${totalS.toFixed(1)} s`)
 
   await mkdir(dirname(jsonOut), { recursive: true })
@@ -640,8 +822,10 @@ async function main (): Promise<void> {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadavg(),
     config: {
-      messages, publishGapMs: PUBLISH_GAP_MS, settleMaxMs: settleMs, settleElu: SETTLE_ELU, settleWindowMs: SETTLE_WINDOW_MS, graceMs: GRACE_MS, formationTimeoutMs: FORMATION_TIMEOUT_MS,
+      messages, publishGapMs: PUBLISH_GAP_MS, settleMaxMs: settleMs, joinGapMs, rescueMs, settleElu: SETTLE_ELU, settleWindowMs: SETTLE_WINDOW_MS, settleQuietWindows: SETTLE_QUIET_WINDOWS, graceMs: GRACE_MS, formationTimeoutMs,
       formation: 'every node: connections >= min(4, N-1) and getMeshPeers(topic) non-empty',
       validator: 'checkGossip (decode + schema + Ed25519 signature + author == publisher)',
       timeSource: 'performance.timeOrigin + performance.now(); arrival taken after validation'
@@ -654,7 +838,6 @@ async function main (): Promise<void> {
   // Everything is stopped; if a handle still keeps the loop alive, say so and leave anyway.
   setTimeout(() => {
     console.error(`bench-gossip: something still holds the event loop after every node stopped (${process.getActiveResourcesInfo().join(', ')}); exiting`)
-    ;(globalThis as any).__dumpTimers?.()
     process.exit(0)
   }, 2000).unref()
 }

@@ -3,11 +3,14 @@
  * (confirm) -> keep or revert -> record, forever or until aborted. Each step
  * is a small function; the loop itself only orders them and reports events.
  */
-import { contentHash } from '../protocol/index.ts'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { contentHash, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
 import { CandidateRejected, checkCandidate } from './check.ts'
 import { afterConfirm, firstLook, mean } from './decide.ts'
 import { measure, type Measurement } from './measure.ts'
-import type { Proposal, Proposer } from './proposers/types.ts'
+import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
+import type { CrashReport, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
 import type { ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
 
@@ -34,6 +37,14 @@ export interface AdoptionInbox {
   wait (ms: number, signal: AbortSignal): Promise<void>
 }
 
+/** Peers' results and claims on this project (the swarm store); absent when offline. */
+export interface SwarmView {
+  results (): ResultMsg[]
+  claims (): ClaimMsg[]
+  /** Our own peer id: our own gossip is already in the local history. */
+  self?: string
+}
+
 export interface LoopOptions {
   session: Session
   proposer: Proposer
@@ -44,7 +55,16 @@ export interface LoopOptions {
   confirm?: boolean
   /** Stop after this many experiments (baseline excluded); default: forever. */
   maxExperiments?: number
+  /** What the swarm tried and is trying, shown to the proposer. */
+  swarm?: SwarmView
+  /** Fixes a proposer may try on a crashed candidate of its own (default 2; 0 turns repair off). */
+  maxRepairs?: number
 }
+
+export { DEFAULT_MAX_REPAIRS }
+/** The research brief an autoresearch project keeps beside train.py. */
+const PROGRAM_MD = 'program.md'
+const PROGRAM_MD_MAX_CHARS = 64 * 1024
 
 function nextSeq (s: Session): number {
   return s.history.reduce((m, r) => Math.max(m, r.seq), 0) + 1
@@ -100,20 +120,60 @@ function triedAgainst (s: Session): Set<string> {
   return new Set(s.history.filter(r => r.parent === s.baseline.commit && typeof r.child === 'string').map(r => r.child as string))
 }
 
-async function propose (o: LoopOptions): Promise<Proposal | null> {
+function swarmContext (o: LoopOptions): ProposeContext['swarm'] {
+  if (o.swarm == null) return undefined
+  const self = o.swarm.self
+  const project = o.session.project.id
+  return {
+    results: o.swarm.results().filter(r => r.project === project && r.author !== self),
+    claims: o.swarm.claims().filter(c => c.project === project && c.author !== self)
+  }
+}
+
+async function programMd (s: Session): Promise<string | null> {
+  const text = await readFile(join(s.project.dir, PROGRAM_MD), 'utf8').catch(() => null)
+  return text == null ? null : text.slice(0, PROGRAM_MD_MAX_CHARS)
+}
+
+/** Everything a proposer may look at: the baseline, what was tried here and in the swarm, the machine. */
+async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
   const s = o.session
-  return await o.proposer.propose({
+  return {
     files: s.baseline.files,
     editable: s.project.manifest.editable,
     parent: s.baseline.commit,
-    history: s.history.map(r => ({ parent: r.parent, status: r.status, description: r.description, val_bpb: r.verified_bpb ?? r.val_bpb, detail: r.detail as Record<string, unknown> | undefined })),
+    history: s.history.map(r => ({
+      parent: r.parent, status: r.status, description: r.description, val_bpb: r.verified_bpb ?? r.val_bpb,
+      baseline_bpb: r.baseline_bpb as number | null | undefined, detail: r.detail as Record<string, unknown> | undefined,
+      child: r.child as string | undefined, proposer: r.proposer, reason: r.reason, finished_at: r.finished_at
+    })),
     tried: triedAgainst(s),
-    signal: o.signal
-  })
+    signal: o.signal,
+    baselineContent: s.baseline.content,
+    baselineValue: s.baseline.value,
+    metric: s.project.manifest.metric,
+    programMd: await programMd(s),
+    hardware: s.hardware,
+    track: s.track,
+    budgetS: s.project.manifest.budget_s,
+    swarm: swarmContext(o),
+    workspace: s.workspace,
+    log: (level, message) => o.onEvent({ type: 'log', level, message })
+  }
+}
+
+async function propose (o: LoopOptions): Promise<Proposal | null> {
+  return await o.proposer.propose(await proposeContext(o))
 }
 
 /** One experiment from proposal to record. Returns false when aborted. */
 export async function runExperiment (o: LoopOptions, proposal: Proposal, proposer = o.proposer.name, origin?: Adoption['origin']): Promise<boolean> {
+  return (await experiment(o, proposal, proposer, origin)) != null
+}
+
+interface Outcome { rec: ExperimentRecord, files: Record<string, string>, tail: string }
+
+async function experiment (o: LoopOptions, proposal: Proposal, proposer: string, origin?: Adoption['origin']): Promise<Outcome | null> {
   const s = o.session
   const ws = s.workspace
   const margin = s.project.manifest.noise_margin
@@ -145,7 +205,7 @@ export async function runExperiment (o: LoopOptions, proposal: Proposal, propose
   }
   if (m.status === 'aborted') {
     await ws.resetTo(s.baseline.commit)
-    return false
+    return null
   }
   const diff = await ws.diff(s.baseline.commit, commit)
   const status: ExperimentRecord['status'] = m.status === 'ok' ? (verdict === 'keep' ? 'keep' : 'discard') : m.status === 'invalid' ? 'invalid' : 'crash'
@@ -163,7 +223,37 @@ export async function runExperiment (o: LoopOptions, proposal: Proposal, propose
     await ws.resetTo(s.baseline.commit)
   }
   await append(o, rec, diff, before)
-  return true
+  return { rec, files, tail: m.tail }
+}
+
+/**
+ * autoresearch's advice on a crash: if it is something easy to fix, fix it and run
+ * again. The proposer gets the run's tail and may fix its own candidate, each fix
+ * its own experiment. Returns how many experiments ran, or null when aborted.
+ */
+async function repairCrash (o: LoopOptions, proposal: Proposal, crashed: Outcome, budget: number): Promise<number | null> {
+  const max = Math.min(o.maxRepairs ?? DEFAULT_MAX_REPAIRS, budget)
+  let ran = 0
+  let last = { proposal, outcome: crashed }
+  for (let attempt = 1; attempt <= max && o.proposer.repair != null && !o.signal.aborted; attempt++) {
+    const crash: CrashReport = { proposal: last.proposal, files: last.outcome.files, reason: last.outcome.rec.reason, tail: last.outcome.tail, attempt }
+    const fix = await o.proposer.repair(await proposeContext(o), crash)
+    if (fix == null || o.signal.aborted) break
+    const repaired = { ...fix, description: fix.description.startsWith('repair: ') ? fix.description : `repair: ${fix.description}` }
+    let outcome: Outcome | null
+    try {
+      outcome = await experiment(o, repaired, fix.proposer ?? o.proposer.name)
+    } catch (err) {
+      if (!(err instanceof CandidateRejected)) throw err
+      o.onEvent({ type: 'log', level: 'warn', message: `repair rejected: ${err.message}` })
+      continue
+    }
+    if (outcome == null) return null
+    ran++
+    if (outcome.rec.status !== 'crash') break
+    last = { proposal: repaired, outcome }
+  }
+  return ran
 }
 
 export async function runLoop (o: LoopOptions): Promise<void> {
@@ -188,10 +278,17 @@ export async function runLoop (o: LoopOptions): Promise<void> {
     }
     idleSaid = false
     try {
-      const ok = adoption != null
-        ? await runExperiment(o, adoption.proposal, 'adopt', adoption.origin)
-        : await runExperiment(o, proposal)
-      if (!ok) return
+      const outcome = adoption != null
+        ? await experiment(o, adoption.proposal, 'adopt', adoption.origin)
+        : await experiment(o, proposal, proposal.proposer ?? o.proposer.name)
+      if (outcome == null) return
+      // Only the proposer's own ideas are repaired: a peer's crashing result is simply not adopted.
+      if (adoption == null && outcome.rec.status === 'crash' && (proposal.proposer ?? o.proposer.name) === o.proposer.name) {
+        const left = o.maxExperiments === undefined ? Infinity : o.maxExperiments - done - 1
+        const repairs = await repairCrash(o, proposal, outcome, left)
+        if (repairs == null) return
+        done += repairs
+      }
     } catch (err) {
       if (!(err instanceof CandidateRejected)) throw err
       o.onEvent({ type: 'log', level: 'warn', message: `candidate rejected: ${err.message}` })

@@ -5,22 +5,22 @@
  * flush the store and leave the swarm; a second signal exits at once.
  */
 import { join, resolve } from 'node:path'
-import { BEST_KEY_PREFIX, selectBestRecord, validateBestRecord } from '../../protocol/index.ts'
 import { runLoop, type LoopEvent } from '../../trainer/loop.ts'
-import { MutationProposer } from '../../trainer/proposers/mutation.ts'
+import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
 import { openSession } from '../../trainer/session.ts'
 import { initProject } from '../../trainer/template.ts'
+import { startNodeControl, type NodeControl } from '../control/node-control.ts'
 import { paths } from '../home.ts'
 import { loadOrCreateIdentity, type Identity } from '../identity.ts'
-import { createSwarmLibp2p, type SwarmLibp2p } from '../libp2p.ts'
-import { planNetwork, type NetworkFlags } from '../network-config.ts'
+import { assembleNode } from '../assemble.ts'
+import type { SwarmLibp2p } from '../libp2p.ts'
+import type { NetworkFlags } from '../network-config.ts'
 import type { Output } from '../output.ts'
 import { createRenderer } from '../render.ts'
 import { renderSwarmEvent } from '../render-swarm.ts'
-import { readSwarmKey } from '../swarm-key.ts'
-import { SwarmService } from '../swarm/service.ts'
+import { SwarmService, type SwarmEvent } from '../swarm/service.ts'
 import { SwarmStore } from '../swarm/store.ts'
 
 export interface StartOptions extends NetworkFlags {
@@ -31,27 +31,27 @@ export interface StartOptions extends NetworkFlags {
   maxExperiments?: number
   confirm: boolean
   seed?: number
-  proposer: 'mutation' | 'none'
+  proposer: 'auto' | 'mutation' | 'none'
   adopt: boolean
+  llmBaseUrl?: string
+  model?: string
+  llmApiKeyFile?: string
+  llmContext?: number
+  agentCmd?: string
+  agentTimeout?: number
+  maxRepairs?: number
   statusInterval?: number
   bestInterval?: number
+  /** Port of the control API and dashboard on 127.0.0.1 (default: $SWARM_NODE_CONTROL_PORT, else a free one). */
+  controlPort?: number
 }
 
-interface Swarm { node: SwarmLibp2p, service: SwarmService }
+interface Swarm { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
 
-async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Awaited<ReturnType<typeof openSession>>, out: Output): Promise<Swarm> {
-  const plan = planNetwork(opts)
-  const swarmKey = opts.swarmKey != null ? await readSwarmKey(opts.swarmKey) : undefined
-  const node = await createSwarmLibp2p({
-    privateKey: identity.privateKey,
-    listen: plan.listen,
-    bootstrap: plan.bootstrap,
-    swarmKey,
-    mdns: plan.mdns,
-    local: plan.local,
-    dhtValidators: { [BEST_KEY_PREFIX]: async (key, value) => { await validateBestRecord(key, value) } },
-    dhtSelectors: { [BEST_KEY_PREFIX]: selectBestRecord }
-  })
+async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Awaited<ReturnType<typeof openSession>>, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
+  // The service (and its trust book) comes after the node; GossipSub reads the score lazily.
+  let trust: (peer: string) => number = () => 0
+  const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
   const store = await SwarmStore.open(join(home, 'store', session.project.id))
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
   const service = new SwarmService({
@@ -61,15 +61,17 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
     session,
     store,
     adopt: opts.adopt,
-    onEvent: e => renderSwarmEvent(out, e),
+    signal,
+    onEvent: e => { renderSwarmEvent(out, e); onSwarmEvent?.(e) },
     statusIntervalMs: opts.statusInterval != null ? opts.statusInterval * 1000 : undefined,
     bestRefreshMs: opts.bestInterval != null ? opts.bestInterval * 1000 : undefined
   })
+  trust = peer => service.trust.score(peer)
   await service.start()
   const addrs = node.getMultiaddrs().map(a => a.toString())
   out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, mdns: plan.mdns, bootstrap: plan.bootstrap },
     `listening as ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\n${addrs.map(a => `  ${a}`).join('\n')}`)
-  return { node, service }
+  return { node, service, store }
 }
 
 export async function start (home: string, opts: StartOptions, out: Output): Promise<number> {
@@ -94,6 +96,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
   process.on('SIGTERM', onSignal)
   const render = createRenderer(out, process.stderr.isTTY === true)
   let swarm: Swarm | null = null
+  let control: NodeControl | null = null
   try {
     out.event('log', { message: 'setting up' }, `peer ${identity.peerId}\nproject ${projectDir}: setting up (python, hardware, data)…`)
     const session = await openSession({
@@ -106,22 +109,55 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
     })
     if (controller.signal.aborted) return 0
     const m = session.project.manifest
-    const proposer: Proposer = opts.proposer === 'none' ? new NoProposer() : new MutationProposer(opts.seed)
+    let proposer: Proposer = new NoProposer()
+    let proposerLine = 'proposer: none (this node only reproduces what the swarm finds)'
+    let maxRepairs = opts.maxRepairs
+    if (opts.proposer === 'mutation') {
+      proposer = new MutationProposer(opts.seed)
+      proposerLine = 'proposer: mutation (random search over the constants of the editable files)'
+    } else if (opts.proposer === 'auto') {
+      try {
+        const made = createProposer({ llmBaseUrl: opts.llmBaseUrl, model: opts.model, apiKeyFile: opts.llmApiKeyFile, agentCmd: opts.agentCmd, agentTimeoutS: opts.agentTimeout, maxRepairs: opts.maxRepairs, contextTokens: opts.llmContext, env: process.env }, {
+          seed: opts.seed,
+          log: (level, message) => render.onEvent({ type: 'log', level, message })
+        })
+        proposer = made.proposer
+        proposerLine = made.line
+        maxRepairs = made.maxRepairs
+      } catch (err) {
+        if (err instanceof ProposerConfigError) return out.fail(err.message, 2)
+        throw err
+      }
+    }
     out.event('session', { peerId: identity.peerId, project: session.project.id, name: m.name, track: session.track, hardware: session.hardware, python: session.python, budget_s: m.budget_s, branch: session.workspace.branch, baseline: session.baseline.value, proposer: proposer.name },
       `project ${m.name} ${session.project.id.slice(0, 12)}  track ${session.track}  budget ${m.budget_s}s  branch ${session.workspace.branch}\n` +
       `python ${session.python}  hardware ${session.hardware.cpu} x${session.hardware.cores}${session.hardware.gpu != null ? `, ${session.hardware.gpu}` : ''}\n` +
       (session.baseline.value != null ? `resuming from baseline ${session.baseline.value.toFixed(6)} (${session.baseline.commit.slice(0, 7)})` : 'measuring the baseline first') +
-      `\nproposer: ${proposer.name === 'mutation' ? 'mutation (no LLM configured)' : proposer.name}`)
-    if (opts.offline !== true) swarm = await joinSwarm(opts, identity, home, session, out)
+      `\n${proposerLine}`)
+    if (opts.offline !== true) swarm = await joinSwarm(opts, identity, home, session, out, controller.signal, e => control?.swarmEvent(e))
+    // The control API and dashboard (offline nodes too): what `status`, `peers`, `results` and `leaderboard` ask.
+    control = await startNodeControl({ home, out, peerId: identity.peerId, session, proposer: proposer.name, swarm, port: opts.controlPort, tty: process.stderr.isTTY === true })
 
     // Gossip follows the loop in order; a failed publish is reported, never fatal.
     let chain: Promise<void> = Promise.resolve()
     const onEvent = (e: LoopEvent): void => {
       render.onEvent(e)
+      control?.loopEvent(e)
       const service = swarm?.service
       if (service != null) chain = chain.then(() => service.onLoopEvent(e)).catch(err => out.event('log', { level: 'warn', message: `publish failed: ${err.message}` }, `warning: publish failed: ${err.message}`))
     }
-    await runLoop({ session, proposer, inbox: swarm?.service.inbox, signal: controller.signal, onEvent, confirm: opts.confirm, maxExperiments: opts.maxExperiments })
+    const store = swarm?.store
+    await runLoop({
+      session,
+      proposer,
+      inbox: swarm?.service.inbox,
+      swarm: store != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId } : undefined,
+      maxRepairs,
+      signal: controller.signal,
+      onEvent,
+      confirm: opts.confirm,
+      maxExperiments: opts.maxExperiments
+    })
     await chain
     render.clear()
     const kept = session.history.filter(r => r.status === 'keep').length
@@ -130,6 +166,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    await control?.stop().catch(() => {})
     if (swarm != null) {
       await swarm.service.stop().catch(() => {})
       await Promise.resolve(swarm.node.stop()).catch(() => {})

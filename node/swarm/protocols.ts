@@ -122,7 +122,9 @@ export async function syncFrom (node: SwarmLibp2p, peer: PeerId, project: string
 }
 
 export async function leaderboardFrom (node: SwarmLibp2p, peer: PeerId, project: string, q: { track?: string, limit?: number }, signal?: AbortSignal): Promise<LeaderboardRow[]> {
-  const [frame] = await request(node, peer, LEADERBOARD_PROTOCOL, encode({ project, ...q }), { maxResponseBytes: 512 * 1024, timeoutMs: TIMEOUT_MS, signal })
+  // The canonical encoding refuses undefined fields: send only what is set.
+  const query = Object.fromEntries(Object.entries({ project, ...q }).filter(([, v]) => v !== undefined))
+  const [frame] = await request(node, peer, LEADERBOARD_PROTOCOL, encode(query), { maxResponseBytes: 512 * 1024, timeoutMs: TIMEOUT_MS, signal })
   if (frame == null) return []
   const rows = parseJson(frame, 'leaderboard answer').rows
   return Array.isArray(rows) ? rows as LeaderboardRow[] : []

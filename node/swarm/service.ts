@@ -52,6 +52,8 @@ export interface SwarmServiceInit {
   onEvent: (e: SwarmEvent) => void
   statusIntervalMs?: number
   bestRefreshMs?: number
+  /** Aborts pending swarm work (DHT writes, syncs) when the node stops. */
+  signal?: AbortSignal
 }
 
 export class SwarmService {
@@ -63,10 +65,14 @@ export class SwarmService {
   private readonly synced = new Map<string, number>()
   private current: string | null = null
   private stopped = false
+  private readonly halt = new AbortController()
+  /** Fires when the node stops: no DHT write or sync may hold up a shutdown. */
+  private readonly signal: AbortSignal
 
   constructor (private readonly init: SwarmServiceInit) {
     const s = init.session
     this.topic = topicFor(s.project.id)
+    this.signal = init.signal != null ? AbortSignal.any([init.signal, this.halt.signal]) : this.halt.signal
     this.trust = new TrustBook(init.peerId, s.project.manifest.noise_margin)
     for (const a of init.store.attestations()) this.trust.record(a, this.resultById(a.result))
     this.inbox = new SwarmInbox({ node: init.node, store: init.store, trust: this.trust, peerId: init.peerId, onNote: message => this.emit({ type: 'note', message }) })
@@ -136,6 +142,7 @@ export class SwarmService {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.halt.abort()
     for (const t of this.timers) clearInterval(t)
     this.init.node.services.pubsub.topicValidators.delete(this.topic)
     this.init.node.services.pubsub.unsubscribe(this.topic)
@@ -228,7 +235,7 @@ export class SwarmService {
     for (const a of this.init.store.attestations(resultId)) if (a.author !== r.author && a.child === r.child) latest.set(a.author, a)
     const attestations = [...latest.values()].sort((a, b) => Number(b.ok) - Number(a.ok)).slice(0, 32)
     const record: BestRecord = await this.sign({ v: 1, kind: 'best', project: r.project, track: r.track, result: r, content: { files }, attestations, time: Date.now() })
-    const { written, best } = await putBestIfBetter(this.init.node, record)
+    const { written, best } = await putBestIfBetter(this.init.node, record, this.signal)
     await this.keepBest(best, 'local')
     if (written) this.emit({ type: 'published', kind: 'best', id: messageId(record) })
   }
@@ -245,7 +252,7 @@ export class SwarmService {
   async refreshFromDht (): Promise<void> {
     const s = this.init.session
     // A record whose result we caught lying is no best of ours, whatever it claims.
-    const records = (await getBestRecords(this.init.node, s.project.id, s.track)).filter(r => !this.trust.distrusted(r.result.author))
+    const records = (await getBestRecords(this.init.node, s.project.id, s.track, this.signal)).filter(r => !this.trust.distrusted(r.result.author))
     for (const rec of records.slice(0, 3)) {
       // Content before the result: once the result is stored, a sync may bring a reproduction
       // of it that must not be queued ahead of it while we write.
@@ -268,7 +275,7 @@ export class SwarmService {
         if (!(await this.init.store.add(m))) return false
         this.handle(m)
         return true
-      })
+      }, this.signal)
       this.synced.set(peer, now)
       if (res.added > 0 || res.rejected > 0) this.emit({ type: 'synced', peer, added: res.added, rejected: res.rejected })
     } catch (err: any) {

@@ -1,12 +1,29 @@
 /** What every proposer (mutation, LLM, external agent) hands the loop. */
+import type { ClaimMsg, ResultMsg } from '../../protocol/index.ts'
+import type { Hardware } from '../hardware.ts'
 
 export interface Proposal {
   /** Full new text of each editable file that changes. */
   files: Record<string, string>
   /** One line a human reads in results.tsv and on the leaderboard. */
   description: string
-  /** Structured detail kept in the experiment record (e.g. the mutated constant). */
+  /** Structured detail kept in the experiment record (e.g. the mutated constant, LLM token usage). */
   detail?: Record<string, unknown>
+  /** Who really made it when not the loop's proposer (e.g. the mutation fallback of an LLM that is down). */
+  proposer?: string
+}
+
+/** What one proposal cost, kept in its record (`detail.stats`). */
+export interface ProposerStats {
+  /** Prompt and reply tokens over all requests (as the server reported them, else estimated). */
+  tokens_in: number
+  tokens_out: number
+  /** Wall-clock from the first request to the proposal, retries and backoff included. */
+  latency_ms: number
+  /** HTTP requests made (retries included). */
+  requests: number
+  /** Replies (or agent runs) it took: 1 when the first was usable. */
+  attempts: number
 }
 
 export interface PastExperiment {
@@ -16,6 +33,30 @@ export interface PastExperiment {
   val_bpb: number | null
   baseline_bpb?: number | null
   detail?: Record<string, unknown>
+  /** Content hash of the candidate, to tell "already tried" in words. */
+  child?: string
+  proposer?: string
+  reason?: string
+  finished_at?: number
+}
+
+/** Peers' results and live claims on this project, as the swarm store holds them (ours left out). */
+export interface SwarmContext {
+  results: ResultMsg[]
+  claims: ClaimMsg[]
+}
+
+/** The part of the git workspace a proposer that edits files in place (an external agent) needs. */
+export interface EditableWorkspace {
+  readonly dir: string
+  readonly branch: string
+  readonly editable: readonly string[]
+  readonly outputs: readonly string[]
+  head (): Promise<string>
+  readEditable (): Promise<Record<string, string>>
+  writeEditable (files: Record<string, string>): Promise<void>
+  changedFiles (): Promise<string[]>
+  resetTo (sha: string): Promise<void>
 }
 
 export interface ProposeContext {
@@ -28,9 +69,39 @@ export interface ProposeContext {
   /** Content hashes already tried against this baseline. */
   tried: Set<string>
   signal?: AbortSignal
+  /** Content hash of the baseline: what peers' results and claims name as their parent. */
+  baselineContent?: string
+  /** The figure to beat (val_bpb of the baseline). */
+  baselineValue?: number | null
+  metric?: string
+  /** The project's research brief (autoresearch's program.md), when it has one. */
+  programMd?: string | null
+  hardware?: Hardware
+  track?: string
+  budgetS?: number
+  swarm?: SwarmContext
+  workspace?: EditableWorkspace
+  /** Where a proposer reports what it did (retries, rejections, fallbacks): the loop's log. */
+  log?: (level: 'info' | 'warn', message: string) => void
+}
+
+/** A candidate that crashed, handed back to its proposer for a fix. */
+export interface CrashReport {
+  /** The crashed candidate as proposed (its changed files, description, detail). */
+  proposal: Proposal
+  /** Every editable file of the crashed candidate. */
+  files: Record<string, string>
+  /** The loop's one-line reason (exit code, timeout, NaN, ...). */
+  reason: string
+  /** The last few KB of run.log. */
+  tail: string
+  /** 1 for the first repair of this candidate, 2 for the next, ... */
+  attempt: number
 }
 
 export interface Proposer {
   readonly name: string
   propose (ctx: ProposeContext): Promise<Proposal | null>
+  /** A fixed version of a crashed candidate (full files, against the baseline), or null to give up. */
+  repair? (ctx: ProposeContext, crash: CrashReport): Promise<Proposal | null>
 }

@@ -1,0 +1,29 @@
+/**
+ * `swarm-node results`: this node's experiment history, like results.tsv, with
+ * filters; from the running node, or the results log when none runs.
+ */
+import { age, bpb, table } from '../control/format.ts'
+import { loadLocalResults } from '../control/local-results.ts'
+import { parseSince, type RecordFilter, type RecordStatus } from '../control/records.ts'
+import type { Output } from '../output.ts'
+
+export interface ResultsOptions { project?: string, status?: RecordStatus, limit?: number, since?: string }
+
+export async function results (home: string, opts: ResultsOptions, out: Output): Promise<number> {
+  const f: RecordFilter = { status: opts.status, limit: opts.limit, since: opts.since != null ? parseSince(opts.since) : undefined }
+  const res = await loadLocalResults(home, opts.project, f)
+  // With --json the warnings travel inside the one document; otherwise on stderr.
+  if (!out.json) for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`)
+  const rows = res.records.map(r => {
+    const origin = r.origin as { author?: string } | undefined
+    return [String(r.seq), r.commit.slice(0, 7), bpb(r.val_bpb), bpb(r.verified_bpb), bpb(r.decision_bpb as number | null | undefined),
+      (r.memory_gb ?? 0).toFixed(1), r.status, age(r.finished_at), `${r.description}${origin?.author != null ? ` (adopted from …${origin.author.slice(-6)})` : ''}`]
+  })
+  const name = res.project.name ?? res.project.id.slice(0, 12)
+  const text = rows.length === 0
+    ? `no experiments match in project ${name}`
+    : table(['seq', 'commit', 'val_bpb', 'verified', 'decision', 'mem_gb', 'status', 'age', 'description'], rows, ['r', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'l']) +
+      `\n${rows.length} experiment${rows.length === 1 ? '' : 's'} of project ${name} (${res.source === 'node' ? 'from the running node' : 'from the results log'})`
+  out.result({ project: res.project, source: res.source, records: res.records, warnings: res.warnings }, text)
+  return 0
+}

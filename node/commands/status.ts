@@ -1,0 +1,30 @@
+/** `swarm-node status`: what the running node is doing, asked over its control API. */
+import { requireNode } from '../control/client.ts'
+import { bpb, duration, shortPeer } from '../control/format.ts'
+import type { NodeState } from '../control/view.ts'
+import type { Output } from '../output.ts'
+
+function describe (s: NodeState, dashboard: string): string {
+  const hw = s.hardware.gpu != null ? s.hardware.gpu : `${s.hardware.cpu} x${s.hardware.cores}`
+  const e = s.experiment
+  const now = e == null
+    ? 'idle (between experiments, or waiting for the swarm)'
+    : `#${e.seq} ${e.kind}: ${e.description}${e.elapsed_s != null ? `  ${Math.floor(e.elapsed_s)}s/${e.budget_s ?? '?'}s` : ''}`
+  return [
+    `node      ${s.peerId}  pid ${s.pid}  up ${duration((Date.now() - s.started) / 1000)}`,
+    `project   ${s.project.name} ${s.project.id.slice(0, 12)}  ${s.project.dir}`,
+    `track     ${s.track}  (${hw})  budget ${s.budget_s}s  branch ${s.branch}  proposer ${s.proposer}`,
+    `swarm     ${s.offline ? 'offline (researching alone)' : `${s.peers} peer${s.peers === 1 ? '' : 's'}`}`,
+    `baseline  ${bpb(s.baseline.value)} at ${s.baseline.commit.slice(0, 7)}   ${s.experiments} experiments, ${s.kept} kept`,
+    `best      ${s.best == null ? '-' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`,
+    `now       ${now}`,
+    `dashboard ${dashboard}`
+  ].join('\n')
+}
+
+export async function status (home: string, _opts: unknown, out: Output): Promise<number> {
+  const node = await requireNode(home)
+  const s = await node.get<NodeState>('/api/status')
+  out.result({ ...s, control: { url: node.url, dashboard: node.dashboard } }, describe(s, node.dashboard))
+  return 0
+}
