@@ -174,6 +174,8 @@ export class SwarmService {
   private consider (r: ResultMsg): void {
     if (!this.init.adopt || r.author === this.init.peerId || r.project !== this.init.session.project.id) return
     if (this.trust.distrusted(r.author)) return
+    // A peer's reproduction of what we already run is news, not a candidate.
+    if (r.child === this.init.session.baseline.content) return
     if (r.track !== this.init.session.track) {
       this.emit({ type: 'note', message: `idea from track ${r.track}: ${r.description}` })
       return
