@@ -12,7 +12,11 @@ function bar (fraction: number, width = 24): string {
 
 const fmt = (x: unknown): string => typeof x === 'number' ? x.toFixed(6) : '-'
 
-export function createRenderer (out: Output, tty: boolean): { onEvent: (e: LoopEvent) => void, clear: () => void } {
+/**
+ * `summary` adds the node's standing to the live line (peers, baseline, the
+ * swarm's best, experiments, the last adoption); it is read at each redraw.
+ */
+export function createRenderer (out: Output, tty: boolean, summary: () => string = () => ''): { onEvent: (e: LoopEvent) => void, clear: () => void } {
   let live = false
   const clear = (): void => {
     if (live) process.stderr.write('\r\x1b[2K')
@@ -24,7 +28,8 @@ export function createRenderer (out: Output, tty: boolean): { onEvent: (e: LoopE
         if (out.json || !tty) return
         const budget = e.budgetS ?? 0
         const frac = budget > 0 ? e.elapsedS / budget : 0
-        const line = `#${e.seq} ${e.kind} ${bar(frac)} ${Math.floor(e.elapsedS)}s/${budget}s  ${e.lastLine.slice(0, 60)}`
+        const standing = summary()
+        const line = `#${e.seq} ${e.kind} ${bar(frac)} ${Math.floor(e.elapsedS)}s/${budget}s${standing !== '' ? `  ${standing}` : ''}  ${e.lastLine.slice(0, 60)}`
         process.stderr.write('\r\x1b[2K' + line.slice(0, (process.stderr.columns ?? 100) - 1))
         live = true
         return

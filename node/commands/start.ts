@@ -94,7 +94,8 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  const render = createRenderer(out, process.stderr.isTTY === true)
+  let standing: () => string = () => ''
+  const render = createRenderer(out, process.stderr.isTTY === true, () => standing())
   let swarm: Swarm | null = null
   let control: NodeControl | null = null
   try {
@@ -138,6 +139,8 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
     // The control API and dashboard (offline nodes too): what `status`, `peers`, `results` and `leaderboard` ask.
     control = await startNodeControl({ home, out, peerId: identity.peerId, session, proposer: proposer.name, swarm, port: opts.controlPort, tty: process.stderr.isTTY === true })
 
+    standing = () => liveSummary(session, swarm)
+
     // Gossip follows the loop in order; a failed publish is reported, never fatal.
     let chain: Promise<void> = Promise.resolve()
     const onEvent = (e: LoopEvent): void => {
@@ -172,4 +175,19 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       await Promise.resolve(swarm.node.stop()).catch(() => {})
     }
   }
+}
+
+/** The node's standing in a few words, for the live line on a terminal. */
+function liveSummary (session: Awaited<ReturnType<typeof openSession>>, swarm: Swarm | null): string {
+  const f = (x: number | null | undefined): string => x == null ? '-' : x.toFixed(4)
+  const kept = session.history.filter(r => r.status === 'keep').length
+  const best = swarm?.store.best(session.track)?.result
+  const adopted = session.history.findLast(r => r.origin != null && r.status === 'keep')
+  return [
+    swarm != null ? `${swarm.node.getPeers().length} peers` : 'offline',
+    `base ${f(session.baseline.value)}`,
+    swarm != null ? `swarm ${f(best?.verified_bpb ?? best?.val_bpb)}` : '',
+    `${session.history.length} done/${kept} kept`,
+    adopted != null ? `adopted #${adopted.seq}` : ''
+  ].filter(x => x !== '').join(' · ')
 }

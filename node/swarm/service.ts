@@ -130,12 +130,12 @@ export class SwarmService {
     this.every(this.init.statusIntervalMs ?? STATUS_INTERVAL_MS, () => this.publishStatus())
     this.every(this.init.bestRefreshMs ?? BEST_REFRESH_MS, () => this.refreshFromDht())
     // What the swarm knew before we came: the DHT's best and what our peers saw.
-    void this.refreshFromDht().catch(err => this.emit({ type: 'note', message: `DHT refresh failed: ${String(err?.message ?? err)}` }))
+    void this.refreshFromDht().catch(err => { if (!this.signal.aborted) this.emit({ type: 'note', message: `DHT refresh failed: ${String(err?.message ?? err)}` }) })
     for (const s of this.init.store.results()) if (s.status === 'keep') this.consider(s)
   }
 
   private every (ms: number, fn: () => Promise<void>): void {
-    const t = setInterval(() => { void fn().catch(err => this.emit({ type: 'note', message: String(err?.message ?? err) })) }, ms)
+    const t = setInterval(() => { void fn().catch(err => { if (!this.signal.aborted) this.emit({ type: 'note', message: String(err?.message ?? err) }) }) }, ms)
     t.unref()
     this.timers.push(t)
   }
