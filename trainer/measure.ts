@@ -7,7 +7,8 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Manifest } from './manifest.ts'
-import { compareReported, verifyModel } from './onnx-eval.ts'
+import { compareReported } from './onnx-eval.ts'
+import { verifyModelInWorker } from './onnx-worker.ts'
 import { classifyOutcome, runCommand } from './runner.ts'
 import { substitutePython } from './python.ts'
 import type { Summary } from './summary.ts'
@@ -67,14 +68,19 @@ export async function measure (opts: MeasureOptions): Promise<Measurement> {
   if (manifest.onnx == null) return { ...base, status: 'ok', reason: '', reported, value: reported }
 
   const o = manifest.onnx
-  const v = await verifyModel({
-    modelPath: join(dir, o.model),
-    tokensPath: join(dir, o.tokens),
-    tokenBytesPath: join(dir, o.token_bytes),
-    context: o.context,
-    vocab: o.vocab,
-    signal: opts.signal
-  })
+  let v: Awaited<ReturnType<typeof verifyModelInWorker>>
+  try {
+    v = await verifyModelInWorker({
+      modelPath: join(dir, o.model),
+      tokensPath: join(dir, o.tokens),
+      tokenBytesPath: join(dir, o.token_bytes),
+      context: o.context,
+      vocab: o.vocab
+    }, opts.signal)
+  } catch (err) {
+    if (opts.signal?.aborted === true) return { ...base, status: 'aborted', reason: 'stopped during verification', reported, value: null }
+    throw err
+  }
   const verified = v.valBpb ?? null
   const common = { ...base, reported, verified, verifySeconds: v.seconds }
   if (v.verdict !== 'ok' || verified == null) return { ...common, status: 'invalid', reason: `model rejected: ${v.reason ?? 'no figure'}`, value: null }
