@@ -64,6 +64,7 @@ describe('LLM proposer on the default project', () => {
       expect(candidate!.verified_bpb).toBeGreaterThan(0)
       expect(['keep', 'discard']).toContain(candidate!.status)
       const steps = (r: ExperimentRecord): number => Number(r.metrics.num_steps)
+      console.log(`llm e2e: baseline ${baseline!.verified_bpb} (${steps(baseline!)} steps) -> candidate ${candidate!.verified_bpb} (${steps(candidate!)} steps): ${candidate!.status}`)
       if (steps(candidate!) >= 2 * steps(baseline!)) {
         expect(candidate!.status).toBe('keep')
         expect(candidate!.verified_bpb!).toBeLessThan(baseline!.verified_bpb! - 0.05)
