@@ -273,15 +273,23 @@ function validateOptions (opts: WorkspaceOptions): void {
   }
 }
 
-function makeGit (dir: string, identity?: { name: string; email: string }): SimpleGit {
+/**
+ * The environment our git commands run in. Inherited GIT_* (GIT_DIR from a hook,
+ * GIT_INDEX_FILE, ...) would point git elsewhere, and simple-git refuses
+ * editor/pager/askpass variables outright.
+ */
+export function gitEnvironment (): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) {
-    // Inherited GIT_* (GIT_DIR from a hook, GIT_INDEX_FILE, ...) would point git elsewhere, and
-    // simple-git refuses editor/pager/askpass variables outright.
     if (v === undefined || /^(GIT_|EDITOR$|PAGER$|SSH_ASKPASS$|PREFIX$)/i.test(k)) continue
     env[k] = v
   }
   env.GIT_TERMINAL_PROMPT = '0'
+  return env
+}
+
+function makeGit (dir: string, identity?: { name: string; email: string }): SimpleGit {
+  const env = gitEnvironment()
   if (identity) {
     env.GIT_AUTHOR_NAME = env.GIT_COMMITTER_NAME = identity.name
     env.GIT_AUTHOR_EMAIL = env.GIT_COMMITTER_EMAIL = identity.email

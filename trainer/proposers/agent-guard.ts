@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { simpleGit } from 'simple-git'
 import { MAX_WATCHED_OUTPUT_FILES } from './constants.ts'
 import type { EditableWorkspace } from './types.ts'
+import { gitEnvironment } from '../workspace.ts'
 
 /** path -> "size:mtime" of every file under the outputs; caches excluded. */
 export type OutputSnapshot = Map<string, string>
@@ -43,16 +44,6 @@ export function changedOutputs (before: OutputSnapshot, after: OutputSnapshot): 
   return [...paths].filter(p => before.get(p) !== after.get(p)).sort()
 }
 
-/** As the workspace does: inherited GIT_* would point git elsewhere, and simple-git refuses editor variables. */
-function gitEnv (): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^(GIT_|EDITOR$|PAGER$|SSH_ASKPASS$|PREFIX$)/i.test(k)) env[k] = v
-  }
-  env.GIT_TERMINAL_PROMPT = '0'
-  return env
-}
-
 export interface AgentChanges {
   /** Every editable file as the agent left it. */
   files: Record<string, string>
@@ -67,7 +58,7 @@ export interface AgentChanges {
  * the workspace back on `baseline` (our branch, clean), in every case.
  */
 export async function collectAndRestore (ws: EditableWorkspace, baseline: string): Promise<AgentChanges> {
-  const git = simpleGit({ baseDir: ws.dir, timeout: { block: 30_000 } }).env(gitEnv())
+  const git = simpleGit({ baseDir: ws.dir, timeout: { block: 30_000 } }).env(gitEnvironment())
   const notes: string[] = []
   try {
     const branch = (await git.raw(['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim()
