@@ -11,9 +11,9 @@
  * Exits on SIGTERM, SIGINT, "stop" or when stdin closes (the test runner died).
  */
 import '../../node/polyfills.js'
+import { print, serveCommands } from './stdio-commands.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createInterface } from 'node:readline'
 import { fromString as utf8Bytes } from 'uint8arrays/from-string'
 import { toString as utf8Text } from 'uint8arrays/to-string'
 import { createSwarmLibp2p, setTopicScoreParams, topicScoreParams } from '../../node/libp2p.ts'
@@ -27,7 +27,6 @@ interface Options {
   exchangeIntervalMs?: number
 }
 
-const print = (obj: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(obj)}\n`) }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options
 const node = await createSwarmLibp2p({
@@ -86,15 +85,6 @@ async function answer (cmd: Record<string, any>): Promise<Record<string, unknown
   }
 }
 
-createInterface({ input: process.stdin })
-  .on('line', line => {
-    if (line.trim() === '') return
-    let cmd: Record<string, any>
-    try { cmd = JSON.parse(line) } catch { print({ type: 'error', error: 'not JSON' }); return }
-    answer(cmd)
-      .then(res => { print({ ...res, id: cmd.id }) })
-      .catch((err: any) => { print({ type: 'error', id: cmd.id, error: `${err?.name}: ${err?.message}` }) })
-  })
-  .on('close', () => { void stop() })
+serveCommands(answer, stop)
 
 print({ type: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(a => a.toString()), startupMs: Math.round(performance.now()) })

@@ -20,8 +20,8 @@
  * Exits on SIGTERM, SIGINT, "stop" or when stdin closes (the test runner died).
  */
 import '../../node/polyfills.js'
+import { print, serveCommands } from './stdio-commands.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createInterface } from 'node:readline'
 import {
   BEST_KEY_PREFIX, bestKey, encodeBestRecord, selectBestRecord, signMessage, topicFor, validateBestRecord, type BestRecord
 } from '../../protocol/index.ts'
@@ -31,7 +31,6 @@ import { SwarmStore } from '../../node/swarm/store.ts'
 
 interface Options { project: string, bootstrap?: string[], storeDir: string }
 
-const print = (obj: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(obj)}\n`) }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options
 const topic = topicFor(opts.project)
@@ -96,15 +95,6 @@ async function answer (cmd: Record<string, any>): Promise<Record<string, unknown
   }
 }
 
-createInterface({ input: process.stdin })
-  .on('line', line => {
-    if (line.trim() === '') return
-    let cmd: Record<string, any>
-    try { cmd = JSON.parse(line) } catch { print({ type: 'error', error: 'not JSON' }); return }
-    answer(cmd)
-      .then(res => { print({ ...res, id: cmd.id }) })
-      .catch((err: any) => { print({ type: 'error', id: cmd.id, error: `${err?.name}: ${err?.message}` }) })
-  })
-  .on('close', () => { void stop() })
+serveCommands(answer, stop)
 
 print({ type: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(a => a.toString()) })
