@@ -66,6 +66,7 @@ export class SwarmService {
   private current: string | null = null
   private stopped = false
   private readonly halt = new AbortController()
+  private bestChain: Promise<void> = Promise.resolve()
   /** Fires when the node stops: no DHT write or sync may hold up a shutdown. */
   private readonly signal: AbortSignal
 
@@ -167,7 +168,7 @@ export class SwarmService {
     if (m.kind === 'result' && m.status === 'keep') this.consider(m)
     if (m.kind === 'attestation') {
       this.weigh(m, this.resultById(m.result))
-      if (m.ok) void this.refreshBest(m.result).catch(() => {})
+      if (m.ok) this.queueBest(m.result)
     }
   }
 
@@ -222,12 +223,26 @@ export class SwarmService {
       await this.publish(att)
       this.weigh(att, this.resultById(origin.result))
       this.emit({ type: 'attested', result: origin.result, author: origin.author, ok: att.ok, reason: verdict.reason, measured: att.val_bpb })
-      if (att.ok) await this.refreshBest(origin.result)
+      if (att.ok) this.queueBest(origin.result)
     }
-    if (rec.status === 'keep') await this.refreshBest(id)
+    if (rec.status === 'keep') this.queueBest(id)
   }
 
   /** Builds the best record for a kept result from what we know and writes it where it ranks better. */
+  /**
+   * DHT writes queue here, one at a time and off the publish path: with few
+   * peers a read-compare-write can take many seconds, and results must not wait.
+   */
+  private queueBest (resultId: string): void {
+    this.bestChain = this.bestChain
+      .then(async () => { await this.refreshBest(resultId) })
+      .catch(err => { if (!this.signal.aborted) this.emit({ type: 'note', message: `best record: ${String(err?.message ?? err)}` }) })
+  }
+
+  private get alone (): boolean {
+    return this.init.node.getPeers().length === 0
+  }
+
   private async refreshBest (resultId: string): Promise<void> {
     const r = this.resultById(resultId)
     if (r == null || r.status !== 'keep') return
@@ -237,7 +252,8 @@ export class SwarmService {
     for (const a of this.init.store.attestations(resultId)) if (a.author !== r.author && a.child === r.child) latest.set(a.author, a)
     const attestations = [...latest.values()].sort((a, b) => Number(b.ok) - Number(a.ok)).slice(0, 32)
     const record: BestRecord = await this.sign({ v: 1, kind: 'best', project: r.project, track: r.track, result: r, content: { files }, attestations, time: Date.now() })
-    const { written, best } = await putBestIfBetter(this.init.node, record, this.signal)
+    // Alone there is no DHT to ask; the periodic refresh publishes it once peers come.
+    const { written, best } = this.alone ? { written: false, best: record } : await putBestIfBetter(this.init.node, record, this.signal)
     await this.keepBest(best, 'local')
     if (written) this.emit({ type: 'published', kind: 'best', id: messageId(record) })
   }
@@ -253,6 +269,7 @@ export class SwarmService {
   /** The DHT's best for our track: its result and attestations are verified facts we may not have seen. */
   async refreshFromDht (): Promise<void> {
     const s = this.init.session
+    if (this.alone) return
     // A record whose result we caught lying is no best of ours, whatever it claims.
     const records = (await getBestRecords(this.init.node, s.project.id, s.track, this.signal)).filter(r => !this.trust.distrusted(r.result.author))
     for (const rec of records.slice(0, 3)) {
@@ -264,6 +281,12 @@ export class SwarmService {
       if (fresh) this.consider(rec.result)
     }
     if (records[0] != null) await this.keepBest(records[0], 'dht')
+    // Ours ranks better than what the swarm holds (made while alone, or the DHT lost it): publish it.
+    const mine = this.init.store.best(s.track)
+    if (mine != null && (records[0] == null || compareBestRecords(mine, records[0]) < 0)) {
+      const { written } = await putBestIfBetter(this.init.node, mine, this.signal)
+      if (written) this.emit({ type: 'published', kind: 'best', id: messageId(mine) })
+    }
   }
 
   private async syncWith (peer: string): Promise<void> {
