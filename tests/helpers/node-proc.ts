@@ -11,7 +11,7 @@
  * Exits on SIGTERM, SIGINT, "stop" or when stdin closes (the test runner died).
  */
 import '../../node/polyfills.js'
-import { print, serveCommands } from './stdio-commands.ts'
+import { print, serveCommands, stopper } from './stdio-commands.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { fromString as utf8Bytes } from 'uint8arrays/from-string'
@@ -47,16 +47,7 @@ pubsub.addEventListener('message', evt => {
   print({ type: 'message', from: msg.type === 'signed' ? msg.from.toString() : null, data: utf8Text(msg.data), receivedAt: Date.now() })
 })
 
-let stopping = false
-async function stop (): Promise<never> {
-  if (!stopping) {
-    stopping = true
-    await Promise.race([node.stop(), new Promise(resolve => setTimeout(resolve, 3000))])
-  }
-  process.exit(0)
-}
-process.on('SIGTERM', () => { void stop() })
-process.on('SIGINT', () => { void stop() })
+const stop = stopper(node)
 
 async function answer (cmd: Record<string, any>): Promise<Record<string, unknown>> {
   switch (cmd.cmd) {

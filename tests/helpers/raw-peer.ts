@@ -20,7 +20,7 @@
  * Exits on SIGTERM, SIGINT, "stop" or when stdin closes (the test runner died).
  */
 import '../../node/polyfills.js'
-import { print, serveCommands } from './stdio-commands.ts'
+import { print, serveCommands, stopper } from './stdio-commands.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
   BEST_KEY_PREFIX, bestKey, encodeBestRecord, selectBestRecord, signMessage, topicFor, validateBestRecord, type BestRecord
@@ -55,16 +55,7 @@ store.getContent = async (hash: string) => {
 }
 await serveSwarmProtocols(node, p => p === opts.project ? store : undefined)
 
-let stopping = false
-async function stop (): Promise<never> {
-  if (!stopping) {
-    stopping = true
-    await Promise.race([node.stop(), new Promise(resolve => setTimeout(resolve, 3000))])
-  }
-  process.exit(0)
-}
-process.on('SIGTERM', () => { void stop() })
-process.on('SIGINT', () => { void stop() })
+const stop = stopper(node)
 
 async function answer (cmd: Record<string, any>): Promise<Record<string, unknown>> {
   switch (cmd.cmd) {

@@ -19,3 +19,18 @@ export function serveCommands (answer: (cmd: Record<string, any>) => Promise<Rec
     })
     .on('close', () => { void onClose() })
 }
+
+/** Stops `node` (at most 3 s) and exits, once; also on SIGTERM and SIGINT. */
+export function stopper (node: { stop: () => Promise<void> | void }): () => Promise<never> {
+  let stopping = false
+  const stop = async (): Promise<never> => {
+    if (!stopping) {
+      stopping = true
+      await Promise.race([node.stop(), new Promise(resolve => setTimeout(resolve, 3000))])
+    }
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => { void stop() })
+  process.on('SIGINT', () => { void stop() })
+  return stop
+}
