@@ -130,15 +130,18 @@ export class PeerExchange implements Startable {
     const before = this.connectedPeers().size
     if (before >= this.cfg.minPeers || this.controller == null) return 0
     this.forgetOldFailures()
-    await this.dialBootstrap()
-    await this.dialSome(await this.storedCandidates())
-    if (this.connectedPeers().size < this.cfg.minPeers) await this.dialSome(await this.walk())
+    const triedBootstrap = await this.dialBootstrap()
+    // A bootstrap node that just failed is not tried again by id this round (it cost a dial timeout already).
+    await this.dialSome((await this.storedCandidates()).filter(p => !triedBootstrap.has(p.id.toString()) || this.connectedPeers().has(p.id.toString())))
+    // With no connection there is nobody to ask: a walk would only wait out its timeout.
+    if (this.connectedPeers().size > 0 && this.connectedPeers().size < this.cfg.minPeers) await this.dialSome(await this.walk())
     const gained = this.connectedPeers().size - before
     this.log('peer exchange: %d -> %d peers', before, before + gained)
     return gained
   }
 
-  private async dialBootstrap (): Promise<void> {
+  /** Dials the bootstrap nodes we are not connected to; returns the ids tried. */
+  private async dialBootstrap (): Promise<Set<string>> {
     const connected = this.connectedPeers()
     const self = this.components.peerId.toString()
     const todo = this.cfg.bootstrap.filter(ma => {
@@ -148,6 +151,7 @@ export class PeerExchange implements Startable {
     })
     // Bootstrap nodes are never put on the failure list: they are our way back in.
     await Promise.all(todo.map(async ma => this.dial(ma)))
+    return new Set(todo.map(ma => ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? ''))
   }
 
   /** Peers we know addresses of but are not connected to, in random order. */
