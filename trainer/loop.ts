@@ -116,7 +116,8 @@ export async function runBaseline (o: LoopOptions): Promise<boolean> {
   return true
 }
 
-function triedAgainst (s: Session): Set<string> {
+/** Content hashes already tried against the current baseline: never run the same candidate twice. */
+export function triedAgainst (s: Session): Set<string> {
   return new Set(s.history.filter(r => r.parent === s.baseline.commit && typeof r.child === 'string').map(r => r.child as string))
 }
 

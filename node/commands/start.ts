@@ -9,7 +9,7 @@ import { runLoop, type LoopEvent } from '../../trainer/loop.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
-import { openSession } from '../../trainer/session.ts'
+import { openSession, type Session } from '../../trainer/session.ts'
 import { initProject } from '../../trainer/template.ts'
 import { startNodeControl, type NodeControl } from '../control/node-control.ts'
 import { paths } from '../home.ts'
@@ -48,7 +48,7 @@ export interface StartOptions extends NetworkFlags {
 
 interface Swarm { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
 
-async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Awaited<ReturnType<typeof openSession>>, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
+async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Session, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
   // The service (and its trust book) comes after the node; GossipSub reads the score lazily.
   let trust: (peer: string) => number = () => 0
   const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
@@ -178,7 +178,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
 }
 
 /** The node's standing in a few words, for the live line on a terminal. */
-function liveSummary (session: Awaited<ReturnType<typeof openSession>>, swarm: Swarm | null): string {
+function liveSummary (session: Session, swarm: Swarm | null): string {
   const f = (x: number | null | undefined): string => x == null ? '-' : x.toFixed(4)
   const kept = session.history.filter(r => r.status === 'keep').length
   const best = swarm?.store.best(session.track)?.result

@@ -6,7 +6,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { messageId, type ResultMsg } from '../../protocol/index.ts'
-import type { Adoption, AdoptionInbox } from '../../trainer/loop.ts'
+import { triedAgainst, type Adoption, type AdoptionInbox } from '../../trainer/loop.ts'
 import type { Session } from '../../trainer/session.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import { claimedFigure, considerResult } from './adoption.ts'
@@ -55,7 +55,7 @@ export class SwarmInbox implements AdoptionInbox {
   }
 
   async next (session: Session, signal: AbortSignal): Promise<Adoption | null> {
-    const tried = new Set(session.history.filter(r => r.parent === session.baseline.commit).map(r => r.child as string))
+    const tried = triedAgainst(session)
     const mine = { project: session.project.id, track: session.track, peerId: this.init.peerId, baseline: session.baseline.value, margin: session.project.manifest.noise_margin }
     // Best claim first; on a tie the earliest result, so the peer who found it (not one who reproduced it) is the one attested.
     const queue = [...this.pending.values()].sort((a, b) => (claimedFigure(a.result) ?? 99) - (claimedFigure(b.result) ?? 99) || a.result.time - b.result.time)

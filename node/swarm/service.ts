@@ -64,7 +64,6 @@ export class SwarmService {
   private readonly lastSync = new Map<string, number>()
   private readonly synced = new Map<string, number>()
   private current: string | null = null
-  private stopped = false
   private readonly halt = new AbortController()
   private bestChain: Promise<void> = Promise.resolve()
   /** Fires when the node stops: no DHT write or sync may hold up a shutdown. */
@@ -142,7 +141,6 @@ export class SwarmService {
   }
 
   async stop (): Promise<void> {
-    this.stopped = true
     this.halt.abort()
     for (const t of this.timers) clearInterval(t)
     this.init.node.services.pubsub.topicValidators.delete(this.topic)
@@ -197,7 +195,7 @@ export class SwarmService {
 
   /** What the loop did becomes gossip: claims when experiments start, results (and attestations) when they end. */
   async onLoopEvent (e: LoopEvent): Promise<void> {
-    if (this.stopped) return
+    if (this.halt.signal.aborted) return
     const s = this.init.session
     if (e.type === 'experiment-start' && e.kind === 'candidate') {
       this.current = e.description
@@ -228,7 +226,6 @@ export class SwarmService {
     if (rec.status === 'keep') this.queueBest(id)
   }
 
-  /** Builds the best record for a kept result from what we know and writes it where it ranks better. */
   /**
    * DHT writes queue here, one at a time and off the publish path: with few
    * peers a read-compare-write can take many seconds, and results must not wait.
@@ -243,6 +240,7 @@ export class SwarmService {
     return this.init.node.getPeers().length === 0
   }
 
+  /** Builds the best record for a kept result from what we know and writes it where it ranks better. */
   private async refreshBest (resultId: string): Promise<void> {
     const r = this.resultById(resultId)
     if (r == null || r.status !== 'keep') return

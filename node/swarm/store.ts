@@ -94,7 +94,8 @@ export class SwarmStore {
     }
     const entry = this.index(msg, received)
     if (entry == null) return false
-    const line = JSON.stringify({ received, msg: JSON.parse(new TextDecoder().decode(encodeMessage(msg))) }) + '\n'
+    // The canonical encoding is already JSON: it goes into the line as it is.
+    const line = `{"received":${received},"msg":${new TextDecoder().decode(encodeMessage(msg))}}\n`
     await this.append(line)
     return true
   }
