@@ -130,7 +130,7 @@ describe('commands with no node running', () => {
     const home = await tempDir('nobody')
     const s = await runCli(['--home', home, 'status'])
     expect(s.code).toBe(3)
-    expect(s.stderr).toMatch(/no node is running with the home .*: start one with `swarm-node start`/)
+    expect(s.stderr).toMatch(/no node is running with the home .*: start one with `npx swarm-node start`/)
     const p = await runCli(['--home', home, '--json', 'peers'])
     expect(p.code).toBe(3)
     expect(p.json.error).toMatch(/swarm-node start/)
