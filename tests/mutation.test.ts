@@ -128,7 +128,7 @@ describe('mutation proposer: what the file itself rules out', () => {
     expect(a.violated({ STEPS: int(9) })).toBeNull()
     expect(a.violated({ SCALE: int(0) })).toBe('SCALE is not zero')
     const { skipped } = viableOptions(ctx({ files: { 'train.py': file } }))
-    expect(skipped.map(s => described(s.option)).sort()).toEqual(['GROUPS 4 -> 5', 'HEADS 4 -> 3'])
+    expect(skipped.map(s => described(s.option)).sort()).toEqual(['D_MODEL 100 -> 125', 'D_MODEL 100 -> 75', 'GROUPS 4 -> 5', 'HEADS 4 -> 3'])
   })
 
   it('ignores a condition the file already breaks (the baseline runs, so it is no requirement), strings and comments', () => {
