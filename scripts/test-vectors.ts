@@ -72,13 +72,14 @@ const SWARM_JSON = JSON.stringify({
   budget_s: 300, timeout_s: 900, metric: 'val_bpb', noise_margin: 0.02, outputs: ['data/', 'run.log', 'model.onnx', 'results.tsv', '__pycache__/']
 }, null, 2) + '\n'
 
-function projectVector (name: string, swarmJson: string, files: Array<{ path: string, text: string }>, budget: number | null): Record<string, unknown> {
+/** `files`: the fixed files (they count); `editable`: what else the directory holds that does not count. */
+function projectVector (name: string, swarmJson: string, files: Array<{ path: string, text: string }>, editable: Record<string, string>, budget: number | null): Record<string, unknown> {
   const manifest = withBudget(parseManifest(JSON.parse(swarmJson)), budget ?? undefined)
   const hashed = files.map(f => ({ path: f.path, sha256: sha256(f.text) })).sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
   const input = { v: 1, manifest, files: hashed }
   const id = projectId({ manifest: manifest as unknown as Record<string, unknown>, files: hashed })
   if (id !== sha256(encode(input))) throw new Error('project id rule drifted')
-  return { name, swarm_json: swarmJson, files, budget_override: budget, normalised_manifest: manifest, hashed: input, canonical: encodeToString(input), project_id: id }
+  return { name, swarm_json: swarmJson, fixed_files: files, editable_files: editable, budget_override: budget, normalised_manifest: manifest, hashed: input, canonical: encodeToString(input), project_id: id }
 }
 
 function messageVector (name: string, m: Signed): Record<string, unknown> {
@@ -97,16 +98,13 @@ export async function buildVectors (): Promise<Record<string, unknown>> {
   const bob = await key('bob')
   const sign = async <T extends Signed>(body: Unsigned<T>, k: Ed25519PrivateKey): Promise<T> => await signMessage(body as any, k) as unknown as T
 
-  const project = projectVector('the default project', SWARM_JSON, [
-    { path: 'prepare.py', text: 'print("prepare")\n' }, { path: 'program.md', text: '# program\n' }, { path: 'train.py', text: TRAIN_PY }
-  ], null)
+  const harness = [{ path: 'prepare.py', text: 'print("prepare")\n' }, { path: 'program.md', text: '# program\n' }, { path: 'src/tokenizer.py', text: 'VOCAB = 256\n' }]
+  const project = projectVector('a project like the default one', SWARM_JSON, harness, { 'train.py': TRAIN_PY }, null)
   const id = project.project_id as string
-  const budget30 = projectVector('the same directory under --budget 30', SWARM_JSON, [
-    { path: 'prepare.py', text: 'print("prepare")\n' }, { path: 'program.md', text: '# program\n' }, { path: 'train.py', text: TRAIN_PY }
-  ], 30)
+  const budget30 = projectVector('the same directory under --budget 30', SWARM_JSON, harness, { 'train.py': TRAIN_PY }, 30)
   const minimal = projectVector('a minimal manifest: every default filled in', '{"name":"tiny","run":"python train.py"}', [
-    { path: 'lib/util.py', text: 'X = 1\n' }, { path: 'README.md', text: 'hi\n' }, { path: 'Zeta.txt', text: 'z' }
-  ], null)
+    { path: 'lib/util.py', text: 'X = 1\n' }, { path: 'README.md', text: 'hi\n' }, { path: 'Zeta.txt', text: 'z' }, { path: '.env', text: 'hidden files count' }
+  ], { 'train.py': 'X = 2\n' }, null)
 
   const parent = contentHash({ 'train.py': TRAIN_PY })
   const child = contentHash({ 'train.py': TRAIN_PY_KEPT })
