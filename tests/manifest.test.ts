@@ -96,7 +96,7 @@ describe('loadProject', () => {
 
   it('says where swarm.json stops being JSON: line, column, what was expected, the line with a caret', async () => {
     const missingComma = '{\n  "name": "x",\n  "run": "python train.py"\n  "budget_s": 30\n}\n'
-    const err = await loadProject(await project({ 'swarm.json': missingComma, 'train.py': '' })).catch((e: Error) => e)
+    const err = await loadProject(await project({ 'swarm.json': missingComma, 'train.py': '' })).then(() => new Error('loaded'), (e: Error) => e)
     expect(err.message).toMatch(/swarm\.json is not valid JSON: line 4, column 3: expected , or } after the value: is a comma missing before this key\?\n  "budget_s": 30\n  \^$/)
     expect(err.message).not.toMatch(/position/)
     const cases: Array<[string, RegExp]> = [
@@ -108,7 +108,7 @@ describe('loadProject', () => {
       ['', /line 1, column 1: expected a value, found the end of the file/]
     ]
     for (const [text, want] of cases) {
-      const e = await loadProject(await project({ 'swarm.json': text, 'train.py': '' })).catch((x: Error) => x)
+      const e = await loadProject(await project({ 'swarm.json': text, 'train.py': '' })).then(() => new Error('loaded'), (x: Error) => x)
       expect(e.message, JSON.stringify(text)).toMatch(want)
     }
   })
