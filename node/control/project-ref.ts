@@ -103,7 +103,7 @@ export async function resolveProject (home: string, flag?: string): Promise<Proj
     const found = byName(flag, runs) ?? (PREFIX_RE.test(flag) || HASH_RE.test(flag) ? byId(flag, runs) : null)
     if (found != null) return found
     const names = [...new Set(runs.map(r => r.info?.name).filter((n): n is string => n != null))]
-    throw new UsageError(`--project ${flag}: no project directory (with a ${MANIFEST_FILE}), project name or project id of the home ${home} is called that` +
+    throw new UsageError(`--project ${flag}: not a project directory (with a ${MANIFEST_FILE}), nor the name or id of a project the home ${home} has run` +
       (runs.length > 0 ? `; it has results for ${names.length > 0 ? `${names.join(', ')} (` : '('}ids ${runs.map(r => r.id.slice(0, 12)).join(', ')})` : ''))
   }
   const def = paths.defaultProject(home)
