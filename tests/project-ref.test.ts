@@ -44,6 +44,9 @@ describe('resolveProject', () => {
     const p = await resolveProject(h.home)
     expect(p).toMatchObject({ id: ID.a30, name: 'brown-bytes', dir: h.project, budget_s: 30 })
     expect(p.others?.map(o => o.id)).toEqual([ID.a300])
+    // A later start whose baseline failed left only run.json: it recorded nothing, so it hides nothing.
+    await writeRunInfo(h.home, { id: 'aa' + '7'.repeat(62), name: 'brown-bytes', dir: h.project, budget_s: 60 })
+    expect((await resolveProject(h.home)).id).toBe(ID.a30)
   })
 
   it('takes a directory, a name, an id prefix or a whole id', async () => {

@@ -42,11 +42,12 @@ export async function readRunInfo (home: string, project: string): Promise<RunIn
   }
 }
 
-/** When the run last recorded something (ms epoch): the log's mtime, else run.json's, else 0. */
-export async function lastUsed (home: string, project: string): Promise<number> {
-  for (const f of [EXPERIMENTS_FILE, RUN_INFO_FILE]) {
-    const s = await stat(join(runDir(home, project), f)).catch(() => null)
-    if (s != null) return s.mtimeMs
-  }
-  return 0
+/**
+ * When the run last recorded something (ms epoch, the log's mtime), or null
+ * when it never did: a start whose first baseline failed leaves run.json alone,
+ * and that must not hide an older run that has results.
+ */
+export async function lastUsed (home: string, project: string): Promise<number | null> {
+  const s = await stat(join(runDir(home, project), EXPERIMENTS_FILE)).catch(() => null)
+  return s?.mtimeMs ?? null
 }

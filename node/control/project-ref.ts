@@ -43,10 +43,10 @@ export async function knownProjects (home: string): Promise<string[]> {
   return names.filter(n => HASH_RE.test(n)).sort()
 }
 
-/** Every run of this home with what it belongs to, newest first. */
+/** Every run of this home that recorded something, with what it belongs to, newest first. */
 export async function knownRuns (home: string): Promise<KnownRun[]> {
   const runs = await Promise.all((await knownProjects(home)).map(async id => ({ id, info: await readRunInfo(home, id), lastUsed: await lastUsed(home, id) })))
-  return runs.sort((a, b) => b.lastUsed - a.lastUsed || a.id.localeCompare(b.id))
+  return runs.filter((r): r is KnownRun => r.lastUsed != null).sort((a, b) => b.lastUsed - a.lastUsed || a.id.localeCompare(b.id))
 }
 
 /** "brown-bytes d55a7404ae7c (budget 30 s)": a run as a person tells it apart. */
