@@ -166,9 +166,16 @@ export const notKnownCrash: OptionFilter = (o, { ctx }) => {
 /** In the order a reader would check them; a later one (the swarm already tried it) goes at the end. */
 export const FILTERS: readonly OptionFilter[] = [notTriedHere, withinFileConditions, notKnownCrash]
 
+/** Reading the file's conditions is a help, never a gate: a file it cannot read simply has none. */
+const NO_CONDITIONS: Analysis = { assignments: [], conditions: [], env: () => new Map(), violated: () => null }
+
 function factsOf (text: string, file: string): FileFacts {
   const constants = new Map(findConstants(file, text).map(c => [c.name, c]))
-  return { analysis: analyse(text), shared: sharedLines(text), constants }
+  try {
+    return { analysis: analyse(text), shared: sharedLines(text), constants }
+  } catch {
+    return { analysis: NO_CONDITIONS, shared: new Map(), constants }
+  }
 }
 
 /** The other constants a change to `c` can meet, with their values now. */
