@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { contentHash } from '../protocol/index.ts'
 import { analyse } from '../trainer/proposers/constraints.ts'
@@ -137,6 +138,14 @@ describe('mutation proposer: what the file itself rules out', () => {
     const a = analyse(file)
     expect(a.conditions.map(c => c.text)).toEqual(['assert M % H == 0', 'K is not zero', 'H is not zero'])
     expect(a.violated({ K: { v: 3, int: true } })).toBeNull()
+  })
+
+  it('reads any text without failing: broken Python has fewer conditions, never an error', () => {
+    const pythonish = fc.stringMatching(/^[A-Z_a-z0-9 =()[\]{}:,.+\-*/%<>!#"'\\\n]{0,120}$/)
+    fc.assert(fc.property(pythonish, text => {
+      const a = analyse(`N = 4\nM = 8\n${text}`)
+      expect(typeof a.violated({ N: { v: 3, int: true } }) === 'string' || a.violated({ N: { v: 3, int: true } }) === null).toBe(true)
+    }), { numRuns: 400 })
   })
 
   it('learns a crash across baselines when its surroundings are the same, not when they changed or the machine was to blame', () => {
