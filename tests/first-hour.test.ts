@@ -118,7 +118,7 @@ describe('a project whose manifest is broken, then fixed', () => {
     const failed = await start(home, dir)
     expect(failed.code).toBe(1)
     expect(failed.stderr).toMatch(/the baseline itself does not run/)
-    expect(failed.stderr).toMatch(/removed the git repository it had made in .*: the directory is as it was/)
+    expect(failed.stderr).toMatch(/removed the git repository it had made in .*: your files are as they were/)
     expect(existsSync(join(dir, '.git'))).toBe(false)
     expect(existsSync(join(dir, '.gitignore'))).toBe(false)
     await writeFile(join(dir, 'swarm.json'), JSON.stringify(manifest))

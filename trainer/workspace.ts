@@ -179,7 +179,7 @@ export class Workspace {
       if (s.kind === 'init') {
         if (!(await ownInitialCommit(this.git))) return null
         await rm(s.gitDir, { recursive: true, force: true })
-        return `swarm-node removed the git repository it had made in ${this.dir}: the directory is as it was`
+        return `swarm-node removed the git repository it had made in ${this.dir}: your files are as they were (run logs stay, to read)`
       }
       if ((await this.resolveCommit('HEAD')) !== s.commit) return null
       await run(this.git, ['reset', '-q', '--mixed', s.parent])
