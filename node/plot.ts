@@ -6,7 +6,7 @@
  * clipped to the top edge so the interesting range stays readable.
  */
 import type { ExperimentRecord } from '../trainer/results-log.ts'
-import { recordFigure } from './control/records.ts'
+import { countRecords, countsPhrase, recordFigure } from './control/records.ts'
 
 export interface PlotOptions { title?: string, width?: number, height?: number }
 
@@ -37,7 +37,6 @@ export function renderProgressSvg (records: ExperimentRecord[], opts: PlotOption
   const pts = records.map(r => ({ seq: r.seq, status: r.status, value: r.status === 'crash' ? null : recordFigure(r), description: r.description }))
   const valued = pts.filter(p => p.value != null) as Array<typeof pts[number] & { value: number }>
   const anchors = valued.filter(p => p.status === 'keep' || p.status === 'baseline')
-  const kept = pts.filter(p => p.status === 'keep').length
 
   const best = Math.min(...valued.map(p => p.value), Infinity)
   const top = anchors.length > 0 ? Math.max(...anchors.map(p => p.value)) : Math.max(...valued.map(p => p.value), -Infinity)
@@ -55,7 +54,7 @@ export function renderProgressSvg (records: ExperimentRecord[], opts: PlotOption
   const out: string[] = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`)
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`)
-  const title = `${opts.title ?? 'swarm-node progress'}: ${pts.length} experiments, ${kept} kept improvement${kept === 1 ? '' : 's'}`
+  const title = `${opts.title ?? 'swarm-node progress'}: ${countsPhrase(countRecords(records))}`
   out.push(`<text x="${W / 2}" y="32" text-anchor="middle" font-size="18" fill="${COLORS.text}">${esc(title)}</text>`)
 
   const yTicks = niceTicks(yLo, yHi)
@@ -99,14 +98,25 @@ export function renderProgressSvg (records: ExperimentRecord[], opts: PlotOption
     }
   }
 
-  const legend: Array<[string, string]> = [[COLORS.discard, 'Discarded'], [COLORS.keep, 'Kept'], [COLORS.best, 'Running best']]
-  legend.forEach(([color, name], i) => {
-    const x = W - M.right - 130
+  // Every mark drawn has its entry: the off-scale and crash marks only when the chart has some.
+  const offScale = pts.filter(p => p.value != null && p.status !== 'crash' && p.value > yHi).length
+  const crashed = pts.filter(p => p.value == null || p.status === 'crash').length
+  type Mark = 'dot' | 'line' | 'triangle' | 'cross'
+  const legend: Array<[Mark, string, string]> = [['dot', COLORS.discard, 'Discarded'], ['dot', COLORS.keep, 'Kept'], ['line', COLORS.best, 'Running best']]
+  if (offScale > 0) legend.push(['triangle', COLORS.discard, `Off the scale, above (${offScale})`])
+  if (crashed > 0) legend.push(['cross', COLORS.crash, `Crashed, no figure (${crashed})`])
+  legend.forEach(([mark, color, name], i) => {
+    const x = W - M.right - 190
     const y = M.top + 18 + i * 18
-    out.push(i === 2
-      ? `<line x1="${x - 6}" x2="${x + 6}" y1="${y - 4}" y2="${y - 4}" stroke="${color}" stroke-width="2"/>`
-      : `<circle cx="${x}" cy="${y - 4}" r="4.5" fill="${color}"/>`)
-    out.push(`<text x="${x + 12}" y="${y}" font-size="12" fill="${COLORS.text}">${name}</text>`)
+    const c = y - 4
+    out.push(mark === 'line'
+      ? `<line x1="${x - 6}" x2="${x + 6}" y1="${c}" y2="${c}" stroke="${color}" stroke-width="2"/>`
+      : mark === 'triangle'
+        ? `<path class="legend-off-scale" d="M${x},${c - 5} L${x + 4},${c + 2} L${x - 4},${c + 2} Z" fill="${color}"/>`
+        : mark === 'cross'
+          ? `<path class="legend-crash" d="M${x - 4},${c - 4} L${x + 4},${c + 4} M${x - 4},${c + 4} L${x + 4},${c - 4}" stroke="${color}" stroke-width="1.5"/>`
+          : `<circle cx="${x}" cy="${c}" r="4.5" fill="${color}"/>`)
+    out.push(`<text x="${x + 12}" y="${y}" font-size="12" fill="${COLORS.text}">${esc(name)}</text>`)
   })
   out.push('</svg>')
   return out.join('\n') + '\n'

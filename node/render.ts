@@ -13,6 +13,16 @@ function bar (fraction: number, width = 24): string {
 const fmt = (x: unknown): string => typeof x === 'number' ? x.toFixed(6) : '-'
 
 /**
+ * "12s/30s" while training; once the budget is spent the run is evaluating
+ * (and exporting), which takes as long as it takes: "30s/30s evaluating"
+ * rather than a count past the budget that reads like an overrun.
+ */
+export function runClock (elapsedS: number, budgetS: number | null | undefined): string {
+  if (budgetS == null || !(budgetS > 0)) return `${Math.floor(elapsedS)}s`
+  return elapsedS < budgetS ? `${Math.floor(elapsedS)}s/${budgetS}s` : `${budgetS}s/${budgetS}s evaluating (+${Math.floor(elapsedS - budgetS)}s)`
+}
+
+/**
  * `summary` adds the node's standing to the live line (peers, baseline, the
  * swarm's best, experiments, the last adoption); it is read at each redraw.
  */
@@ -29,7 +39,7 @@ export function createRenderer (out: Output, tty: boolean, summary: () => string
         const budget = e.budgetS ?? 0
         const frac = budget > 0 ? e.elapsedS / budget : 0
         const standing = summary()
-        const line = `#${e.seq} ${e.kind} ${bar(frac)} ${Math.floor(e.elapsedS)}s/${budget}s${standing !== '' ? `  ${standing}` : ''}  ${e.lastLine.slice(0, 60)}`
+        const line = `#${e.seq} ${e.kind} ${bar(frac)} ${runClock(e.elapsedS, budget)}${standing !== '' ? `  ${standing}` : ''}  ${e.lastLine.slice(0, 60)}`
         process.stderr.write('\r\x1b[2K' + line.slice(0, (process.stderr.columns ?? 100) - 1))
         live = true
         return

@@ -36,7 +36,7 @@ export async function readSwarmKey (path: string): Promise<Uint8Array> {
     bytes = await readFile(path)
   } catch (err: any) {
     if (err?.code === 'ENOENT') {
-      throw new SwarmKeyError('missing', `swarm key file ${path} does not exist (create one with \`swarm-node keygen ${path}\`, or get it from the swarm's owner)`)
+      throw new SwarmKeyError('missing', `swarm key file ${path} does not exist (create one with \`npx swarm-node keygen ${path}\`, or get it from the swarm's owner)`)
     }
     throw new SwarmKeyError('unreadable', `cannot read swarm key file ${path}: ${err?.message ?? String(err)}`)
   }

@@ -4,6 +4,7 @@
  * reproduces A's keeps. Then the commands with no node: exit status 3,
  * results from the results log, and `leaderboard` joining the swarm briefly.
  */
+import { spawn } from 'node:child_process'
 import { cp, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +12,7 @@ import { findNode } from '../node/control/client.ts'
 import type { PeerInfo } from '../node/control/view.ts'
 import { runCli } from './helpers/cli-run.ts'
 import { cleanupFixtures, tempDir } from './helpers/fixtures.ts'
+import { REPO_ROOT } from './helpers/processes.ts'
 import { LOOPBACK, sleep, startTrainer, type Trainer } from './helpers/swarm-procs.ts'
 
 let A: Trainer
@@ -86,7 +88,7 @@ describe('commands against a running node', () => {
     expect(lines[0]).toMatch(/^seq +commit +val_bpb +verified +decision +mem_gb +status +age +description$/)
     expect(lines).toHaveLength(4)
     expect(lines[1]).toMatch(/^ *\d+ +[0-9a-f]{7} +\d\.\d{6} /)
-    expect(lines[3]).toMatch(/^2 experiments of project autoresearch-fixture \(from the running node\)$/)
+    expect(lines[3]).toMatch(/^autoresearch-fixture: 0 baselines, 2 experiments, [0-2] kept \(from the running node\)$/)
     const future = await runCli(['--home', A.home, '--json', 'results', '--since', '2999-01-01'])
     expect(future.json.records).toEqual([])
     const bad = await runCli(['--home', A.home, 'results', '--since', 'yesterday'])
@@ -119,7 +121,7 @@ describe('commands against a running node', () => {
     expect(res.json).toMatchObject({ path: out, project: { id: A.project } })
     const svg = await readFile(out, 'utf8')
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
-    expect(svg).toContain(`${res.json.experiments} experiments, ${res.json.kept} kept improvement`)
+    expect(svg).toMatch(new RegExp(`autoresearch-fixture: 1 baseline, ${res.json.experiments} experiments?, ${res.json.kept} kept`))
     expect(svg.match(/<circle /g)!.length).toBeGreaterThanOrEqual(res.json.kept)
     expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+ H/)
   })
@@ -130,7 +132,7 @@ describe('commands with no node running', () => {
     const home = await tempDir('nobody')
     const s = await runCli(['--home', home, 'status'])
     expect(s.code).toBe(3)
-    expect(s.stderr).toMatch(/no node is running with the home .*: start one with `swarm-node start`/)
+    expect(s.stderr).toMatch(/no node is running with the home .*: start one with `npx swarm-node start`/)
     const p = await runCli(['--home', home, '--json', 'peers'])
     expect(p.code).toBe(3)
     expect(p.json.error).toMatch(/swarm-node start/)
@@ -144,10 +146,13 @@ describe('commands with no node running', () => {
     expect(res.json).toMatchObject({ source: 'file', project: { id: A.project } })
     expect(res.json.records).toHaveLength(1)
     const byDir = await runCli(['--home', home, 'results', '--project', A.dir, '--limit', '1'])
-    expect(byDir.stdout).toMatch(/1 experiment of project autoresearch-fixture \(from the results log\)/)
+    expect(byDir.stdout).toMatch(/^autoresearch-fixture: 0 baselines, 1 experiment, [01] kept \(from the results log\)$/m)
+    // By name too: the home knows which project its runs belong to.
+    const byName = await runCli(['--home', home, '--json', 'results', '--project', 'autoresearch-fixture', '--limit', '1'])
+    expect(byName.json.project).toMatchObject({ id: A.project, name: 'autoresearch-fixture', dir: A.dir })
     const none = await runCli(['--home', await tempDir('empty'), 'results'])
     expect(none.code).toBe(2)
-    expect(none.stderr).toMatch(/which project\? .*pass --project <dir or id>/)
+    expect(none.stderr).toMatch(/which project\? .*pass --project <dir, name or id>/)
   })
 
   it('leaderboard joins the swarm briefly and asks its peers', async () => {
@@ -166,6 +171,34 @@ describe('commands with no node running', () => {
     expect(text.stdout).toMatch(/^ +1 +\d\.\d{6} /m)
   })
 
+  it('leaderboard prints what the home\'s store knows at once, before asking the swarm; --offline asks nobody', async () => {
+    const home = await tempDir('local-first')
+    await cp(join(A.home, 'store'), join(home, 'store'), { recursive: true })
+    await cp(join(A.home, 'runs'), join(home, 'runs'), { recursive: true })
+    // No peer to ask: the swarm part waits out its --timeout, the local board is already on the screen.
+    const t0 = Date.now()
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'swarm-node.js'), '--home', home, 'leaderboard', '--listen', LOOPBACK, '--no-mdns', '--timeout', '3'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let firstRowAt = 0
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', d => { stdout += String(d); if (firstRowAt === 0 && /^ +1 +\d\.\d{6} /m.test(stdout)) firstRowAt = Date.now() })
+    child.stderr.on('data', d => { stderr += String(d) })
+    const code = await new Promise<number | null>(resolve => child.once('close', resolve))
+    const exitAt = Date.now()
+    expect(code, stderr).toBe(0)
+    expect(stdout).toMatch(new RegExp(`^autoresearch-fixture \\(${A.project.slice(0, 12)}\\)  track ${A.track}  from this home's store \\(\\d+ results? heard\\)$`, 'm'))
+    expect(firstRowAt).toBeGreaterThan(0)
+    expect(exitAt - firstRowAt).toBeGreaterThan(2000) // shown before the 3 s of asking, not after
+    expect(stderr).toMatch(/asking the swarm \(up to 3 s; --offline skips this\)/)
+    expect(stderr).toMatch(/no peer of the swarm answered within 3s.*\n\(the board above is what this home knows\)/s)
+    expect(Date.now() - t0).toBeLessThan(15_000)
+    const offline = await runCli(['--home', home, '--json', 'leaderboard', '--offline'])
+    expect(offline.code, offline.stderr).toBe(0)
+    expect(offline.json).toMatchObject({ source: 'local', project: { id: A.project, name: 'autoresearch-fixture' } })
+    expect(offline.json.rows[0]).toMatchObject({ rank: 1, author: A.peerId })
+    expect(offline.ms).toBeLessThan(8000)
+  })
+
   it('leaderboard gives up within --timeout when no peer answers (exit 4), and needs a project', async () => {
     const home = await tempDir('alone')
     const alone = await runCli(['--home', home, 'leaderboard', '--project', A.project, '--listen', LOOPBACK, '--no-mdns', '--timeout', '2'])
@@ -174,6 +207,6 @@ describe('commands with no node running', () => {
     expect(alone.stderr).toMatch(/no peer of the swarm answered within 2s: pass --bootstrap/)
     const which = await runCli(['--home', home, 'leaderboard', '--no-mdns', '--timeout', '1'])
     expect(which.code).toBe(2)
-    expect(which.stderr).toMatch(/pass --project <dir or id>/)
+    expect(which.stderr).toMatch(/pass --project <dir, name or id>/)
   })
 })

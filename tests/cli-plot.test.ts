@@ -32,7 +32,8 @@ describe('renderProgressSvg', () => {
   it('draws every experiment, the running best through the keeps, crashes and clipped outliers', () => {
     const svg = renderProgressSvg(HISTORY, { title: 'fixture' })
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="1200" height="600"/)
-    expect(svg).toContain('fixture: 7 experiments, 2 kept improvements')
+    // Counted the way `results` and `status` count: the baseline apart from the experiments.
+    expect(svg).toContain('fixture: 1 baseline, 6 experiments, 2 kept')
     // baseline + 2 keeps as big dots, 2 in-range discards as small ones; the crash and the outlier as marks.
     expect(svg.match(/<circle [^>]*r="5.5"/g)).toHaveLength(3)
     expect(svg.match(/<circle [^>]*r="3.5"/g)).toHaveLength(2)
@@ -41,11 +42,17 @@ describe('renderProgressSvg', () => {
     // The running best: three anchors, so two steps (H then V each) and a tail.
     expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+ H[\d.]+ V[\d.]+ H[\d.]+ V[\d.]+ H[\d.]+" fill="none" stroke="#27ae60"/)
     expect(svg).toContain('LR &#60;0.02&#62; &#38; &#34;warmup&#34;')
+    // Every kind of mark has its legend entry: the off-scale triangle and the crash cross too.
+    expect(svg).toMatch(/<path class="legend-off-scale" d="M[^"]+Z" fill="#c8c8c8"\/>\n<text [^>]*>Off the scale, above \(1\)<\/text>/)
+    expect(svg).toMatch(/<path class="legend-crash" [^>]*stroke="#e74c3c"[^>]*\/>\n<text [^>]*>Crashed, no figure \(1\)<\/text>/)
     expect(svg).not.toContain('<0.02>')
   })
 
   it('copes with nothing but a baseline, and picks round ticks', () => {
-    expect(renderProgressSvg([rec(1, 'baseline', 1.2, 'baseline')])).toContain('1 experiments, 0 kept improvements')
+    const alone = renderProgressSvg([rec(1, 'baseline', 1.2, 'baseline')])
+    expect(alone).toContain('1 baseline, 0 experiments, 0 kept')
+    // No off-scale or crash marks, no legend entries for them.
+    expect(alone).not.toMatch(/legend-off-scale|legend-crash/)
     expect(niceTicks(0.98, 1.31, 6)).toEqual([1, 1.1, 1.2, 1.3])
     expect(niceTicks(0, 10, 5)).toEqual([0, 2, 4, 6, 8, 10])
     expect(niceTicks(1, 1)).toEqual([1])
@@ -60,8 +67,8 @@ describe('swarm-node plot', () => {
     const out = join(home, 'chart.svg')
     const res = await runCli(['--home', home, 'plot', '--out', out])
     expect(res.code, res.stderr).toBe(0)
-    expect(res.stdout.trim()).toBe(`wrote ${out}: 7 experiments, 2 kept`)
-    expect(await readFile(out, 'utf8')).toContain(`project ${PROJECT.slice(0, 12)}: 7 experiments, 2 kept improvements`)
+    expect(res.stdout.trim()).toBe(`wrote ${out}: project ${PROJECT.slice(0, 12)}, 1 baseline, 6 experiments, 2 kept`)
+    expect(await readFile(out, 'utf8')).toContain(`project ${PROJECT.slice(0, 12)}: 1 baseline, 6 experiments, 2 kept`)
     const empty = await tempDir('plot-empty')
     await mkdir(join(empty, 'runs', PROJECT), { recursive: true })
     await writeFile(join(empty, 'runs', PROJECT, 'experiments.jsonl'), '')

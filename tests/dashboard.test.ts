@@ -83,6 +83,62 @@ describe('dashboard', () => {
     expect(requests.every(u => u.startsWith(node.url + '/'))).toBe(true)
   }, 60_000)
 
+  it('draws this node\'s baseline in time order: it only steps down, and ends at the current baseline, with records arriving out of order', async () => {
+    const node = (await findNode(A.home))!
+    // One consistent moment of A: its records and the baseline they lead to.
+    type Rec = { id: string, seq: number, status: string, finished_at: number }
+    let snap: { records: Rec[], baseline: number } | null = null
+    for (let i = 0; i < 20 && snap == null; i++) {
+      const before = await node.get<{ baseline: { value: number }, experiments: number }>('/api/status')
+      const { records } = await node.get<{ records: Rec[] }>('/api/results')
+      const after = await node.get<{ baseline: { value: number }, experiments: number }>('/api/status')
+      if (before.experiments === after.experiments && before.baseline.value === after.baseline.value) snap = { records, baseline: after.baseline.value }
+    }
+    expect(snap!.records.filter(r => r.status === 'keep').length, 'A has kept something').toBeGreaterThanOrEqual(1)
+    // Records reach the page out of order: the live feed replays them newest first and
+    // scrambled, and the history answer comes later, backwards. Everything else is the real node.
+    const scrambled = [...snap!.records].reverse()
+    scrambled.push(scrambled.splice(Math.floor(scrambled.length / 2), 1)[0]!)
+    const page = await browser!.newPage()
+    await page.route(/\/api\/events(\?|$)/, async route => {
+      const body = 'retry: 60000\n\n' + scrambled.map((r, i) => `id: ${i + 1}\nevent: experiment-end\ndata: ${JSON.stringify({ id: i + 1, type: 'experiment-end', time: Date.now(), record: r })}\n\n`).join('')
+      await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, body })
+    })
+    await page.route(/\/api\/results(\?|$)/, async route => {
+      await new Promise(resolve => setTimeout(resolve, 500))
+      await route.fulfill({ status: 200, json: { records: [...snap!.records].reverse() } })
+    })
+    await page.goto(node.dashboard)
+    const chart = page.locator(`#charts svg[data-track="${A.track}"]`)
+    await chart.waitFor({ timeout: 30_000 })
+    await expect.poll(async () => await chart.locator('circle.pt').count(), { timeout: 10_000 }).toBe(snap!.records.filter(r => (r as any).track === A.track).length)
+    await page.waitForTimeout(800) // the history answer has landed and the chart redrawn
+
+    // The chart's own scale, read from its first and last axis labels: y pixel -> val_bpb.
+    const d = await chart.locator('path.my-baseline').getAttribute('d') ?? ''
+    const ticks = await chart.locator('text[text-anchor="end"]').evaluateAll(els => els.map(e => [Number(e.getAttribute('y')) - 4, Number(e.textContent)] as [number, number]))
+    const [[y0, v0], [y1, v1]] = [ticks[0]!, ticks[ticks.length - 1]!]
+    const perPixel = (v1 - v0) / (y1 - y0)
+    const value = (y: number): number => v0 + (y - y0) * perPixel
+    // M x,y, then H x V y pairs, then a last H: the vertices of the step line.
+    const points: Array<[number, number]> = []
+    for (const [, op, a, b] of d.matchAll(/([MHV])([\d.]+)(?:,([\d.]+))?/g)) {
+      if (op === 'M') points.push([Number(a), Number(b)])
+      else if (op === 'H') points.push([Number(a), points.at(-1)![1]])
+      else points.push([points.at(-1)![0], Number(a)])
+    }
+    expect(points.length).toBeGreaterThanOrEqual(4)
+    for (let i = 1; i < points.length; i++) {
+      const [[xa, ya], [xb, yb]] = [points[i - 1]!, points[i]!]
+      expect(xb, `vertex ${i} goes back in time`).toBeGreaterThanOrEqual(xa - 0.01)
+      // Lower val_bpb is further down the screen: the line never goes up.
+      expect(yb, `vertex ${i} steps up: ${value(ya).toFixed(4)} -> ${value(yb).toFixed(4)}`).toBeGreaterThanOrEqual(ya - 0.01)
+    }
+    expect(points.at(-1)![1], 'the line went down at least once').toBeGreaterThan(points[0]![1])
+    expect(Math.abs(value(points.at(-1)![1]) - snap!.baseline), 'it ends at the current baseline').toBeLessThanOrEqual(Math.abs(perPixel) * 0.3)
+    await page.close()
+  }, 60_000)
+
   it('refuses a page opened without the token', async () => {
     const node = (await findNode(A.home))!
     const page = await (await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })).newPage()

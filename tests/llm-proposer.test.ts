@@ -155,6 +155,24 @@ describe('LLM proposer against an OpenAI-compatible server', () => {
     expect(server.chats()).toHaveLength(5)
   })
 
+  it('takes the reply\'s first prose line as the description; a repair without words is described by what its edit does', async () => {
+    const block = (search: string, replace: string): string => `train.py\n\`\`\`python\n<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n\`\`\`\n`
+    const { records } = await run([
+      // Plain prose first, no DESCRIPTION: label (what models often send).
+      { reply: `raise the learning rate a little\n\n${block('LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.05')}` },
+      // A lead-in, the edit, then the explanation: the lead-in is not a description.
+      { reply: `Sure! Here is the change:\n\n${block('WINDOW = 128', 'WINDOW = = 256')}\nThis doubles the context window.` },
+      // The repair says nothing: its edit describes it, not the crash it fixes.
+      { reply: block('WINDOW = = 256', 'WINDOW = 256') }
+    ], { maxExperiments: 3, maxRepairs: 1 })
+    expect(records.map(r => [r.status, r.description])).toEqual([
+      ['baseline', 'baseline'], ['discard', 'raise the learning rate a little'], ['crash', 'This doubles the context window'],
+      ['keep', 'repair: train.py: "WINDOW = = 256" -> "WINDOW = 256"']
+    ])
+    expect(records[3]!.detail).toMatchObject({ repairs: 'This doubles the context window', crash: expect.stringMatching(/exit code 1/) })
+    expect(records.every(r => !/^(edit of|fix )|repair: fix exit code/.test(r.description))).toBe(true)
+  })
+
   it('retries a 429 and a 500, and records requests, tokens and latency', async () => {
     const { records, logs, server } = await run([
       { status: 429, headers: { 'retry-after-ms': '30' } },

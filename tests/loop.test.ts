@@ -76,7 +76,7 @@ describe('research loop on an autoresearch-shaped project', () => {
     // results.tsv in autoresearch's columns; the JSONL holds every record.
     const tsv = (await readFile(join(dir, 'results.tsv'), 'utf8')).trim().split('\n')
     expect(tsv[0]).toBe('commit\tval_bpb\tmemory_gb\tstatus\tdescription')
-    expect(tsv.slice(1).map(l => l.split('\t')[3])).toEqual(['baseline', 'keep', 'discard', 'crash', 'crash', 'crash'])
+    expect(tsv.slice(1).map(l => l.split('\t')[3])).toEqual(['keep', 'keep', 'discard', 'crash', 'crash', 'crash'])
     expect(tsv[4]!.split('\t')[1]).toBe('0.000000')
     const records = await session.log.readAll()
     expect(records).toHaveLength(6)

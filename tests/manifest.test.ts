@@ -94,6 +94,25 @@ describe('loadProject', () => {
     await expect(loadProject(await project({ 'swarm.json': '{oops', 'train.py': '' }))).rejects.toThrow(/not valid JSON/)
   })
 
+  it('says where swarm.json stops being JSON: line, column, what was expected, the line with a caret', async () => {
+    const missingComma = '{\n  "name": "x",\n  "run": "python train.py"\n  "budget_s": 30\n}\n'
+    const err = await loadProject(await project({ 'swarm.json': missingComma, 'train.py': '' })).then(() => new Error('loaded'), (e: Error) => e)
+    expect(err.message).toMatch(/swarm\.json is not valid JSON: line 4, column 3: expected , or } after the value: is a comma missing before this key\?\n  "budget_s": 30\n  \^$/)
+    expect(err.message).not.toMatch(/position/)
+    const cases: Array<[string, RegExp]> = [
+      ['{"name": "x",}', /line 1, column 14: a trailing comma is not allowed in JSON/],
+      ["{\n  'name': 'x'\n}", /line 2, column 3: expected a "key" in double quotes, found "'"/],
+      ['{"name": "x", "run": "a\nb"}', /line 1, column 24: a string may not hold a raw line break/],
+      ['\ufeff{}', /line 1, column 1: the file starts with a byte order mark/],
+      ['{"name": "x"', /line 1, column 13: expected , or } after the value, found the end of the file/],
+      ['', /line 1, column 1: expected a value, found the end of the file/]
+    ]
+    for (const [text, want] of cases) {
+      const e = await loadProject(await project({ 'swarm.json': text, 'train.py': '' })).then(() => new Error('loaded'), (x: Error) => x)
+      expect(e.message, JSON.stringify(text)).toMatch(want)
+    }
+  })
+
   it('lists files in a stable order', async () => {
     const dir = await project({ ...base, 'b/z.py': '1', 'a.py': '2', 'b/a.py': '3' })
     const m = parseManifest({ ...good, outputs: ['data/'] })

@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { contentHash } from '../protocol/index.ts'
-import { applyMutation, findConstants, neighbours, proposeMutation, rng, weightOf } from '../trainer/proposers/mutation.ts'
+import { analyse } from '../trainer/proposers/constraints.ts'
+import { applyMutation, findConstants, neighbours, proposeMutation, rng, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
 import type { PastExperiment, ProposeContext } from '../trainer/proposers/types.ts'
+import { TEMPLATE_DIR } from '../trainer/template.ts'
 
 const TRAIN = [
   'import torch',
@@ -85,5 +90,83 @@ describe('mutation proposer', () => {
 
   it('leaves non-Python editable files alone', () => {
     expect(proposeMutation(ctx({ files: { 'notes.txt': 'A = 1' }, editable: ['notes.txt'] }), rng(1))).toBeNull()
+  })
+})
+
+const DEFAULT_TRAIN = readFileSync(join(TEMPLATE_DIR, 'train.py'), 'utf8')
+const described = (o: { mutation: Mutation }): string => `${o.mutation.name} ${o.mutation.from} -> ${o.mutation.to}`
+
+describe('mutation proposer: what the file itself rules out', () => {
+  it('never proposes N_HEAD 4 -> 3 or 4 -> 5 on the default train.py (128 would not split into heads), and nothing else is lost', () => {
+    const c = ctx({ files: { 'train.py': DEFAULT_TRAIN } })
+    const { viable, skipped } = viableOptions(c)
+    expect(skipped.map(s => [described(s.option), s.why])).toEqual([
+      ['N_HEAD 4 -> 3', 'breaks "N_HEAD divides N_EMBD"'],
+      ['N_HEAD 4 -> 5', 'breaks "N_HEAD divides N_EMBD"']
+    ])
+    // Widths that still divide by 4 heads stay: the condition is checked, not the name.
+    expect(viable.map(described)).toEqual(expect.arrayContaining(['N_EMBD 128 -> 64', 'N_EMBD 128 -> 256', 'N_EMBD 128 -> 192']))
+    const random = rng(11)
+    for (let i = 0; i < 100; i++) expect(proposeMutation(c, random)!.description).not.toMatch(/^N_HEAD 4 -> [35]$/)
+  })
+
+  it('reads the conditions from the code, whatever the names: asserts, integer divisions, divisors', () => {
+    const file = [
+      'WIDTH = 96', 'GROUPS = 4', 'D_MODEL = 100', 'HEADS = 4', 'STEPS = 7', 'SCALE = 2',
+      'assert WIDTH % GROUPS == 0, "groups must split the width"',
+      'head = D_MODEL // HEADS  # a remainder here would not reshape',
+      'chunk = STEPS // 2       # a literal divisor rounds on purpose',
+      'ratio = 1.0 / SCALE',
+      'def f(x):', '    return x.view(-1, HEADS, x.size(-1) // HEADS)'
+    ].join('\n')
+    const a = analyse(file)
+    expect(a.conditions.map(c => c.text)).toEqual(['assert WIDTH % GROUPS == 0', 'HEADS divides D_MODEL', 'GROUPS is not zero', 'HEADS is not zero', 'SCALE is not zero'])
+    const int = (v: number) => ({ v, int: true })
+    expect(a.violated({ GROUPS: int(3) })).toBeNull() // 96 splits into 3
+    expect(a.violated({ GROUPS: int(5) })).toBe('assert WIDTH % GROUPS == 0')
+    expect(a.violated({ HEADS: int(5) })).toBeNull() // 100 = 5 x 20
+    expect(a.violated({ HEADS: int(3) })).toBe('HEADS divides D_MODEL')
+    expect(a.violated({ STEPS: int(9) })).toBeNull()
+    expect(a.violated({ SCALE: int(0) })).toBe('SCALE is not zero')
+    const { skipped } = viableOptions(ctx({ files: { 'train.py': file } }))
+    expect(skipped.map(s => described(s.option)).sort()).toEqual(['D_MODEL 100 -> 125', 'D_MODEL 100 -> 75', 'GROUPS 4 -> 5', 'HEADS 4 -> 3'])
+  })
+
+  it('ignores a condition the file already breaks (the baseline runs, so it is no requirement), strings and comments', () => {
+    const file = ['N = 10', 'K = 4', 'blocks = N // K', 's = "N // 3 and assert False"', '# assert K == 4', 'M = 8', 'H = 2', 'assert M % H == 0']
+      .join('\n')
+    const a = analyse(file)
+    expect(a.conditions.map(c => c.text)).toEqual(['assert M % H == 0', 'K is not zero', 'H is not zero'])
+    expect(a.violated({ K: { v: 3, int: true } })).toBeNull()
+  })
+
+  it('reads any text without failing: broken Python has fewer conditions, never an error', () => {
+    const pythonish = fc.stringMatching(/^[A-Z_a-z0-9 =()[\]{}:,.+\-*/%<>!#"'\\\n]{0,120}$/)
+    fc.assert(fc.property(pythonish, text => {
+      const a = analyse(`N = 4\nM = 8\n${text}`)
+      expect(typeof a.violated({ N: { v: 3, int: true } }) === 'string' || a.violated({ N: { v: 3, int: true } }) === null).toBe(true)
+    }), { numRuns: 400 })
+  })
+
+  it('learns a crash across baselines when its surroundings are the same, not when they changed or the machine was to blame', () => {
+    const file = (wd: string): string => ['LR = 0.1', `WD = ${wd}`, 'DEPTH = 2', 'opt = make(LR, WD)'].join('\n')
+    const crashed = (reason: string, context: Record<string, string>): PastExperiment => ({
+      parent: 'old-baseline', status: 'crash', description: 'LR 0.05 -> 0.2', val_bpb: null, reason,
+      detail: { mutation: { file: 'train.py', name: 'LR', from: '0.05', to: '0.2', context } }
+    })
+    const lrTo02 = (c: ProposeContext): boolean => viableOptions(c).viable.some(o => o.mutation.name === 'LR' && o.mutation.to === '0.2')
+    const on = (wd: string, history: PastExperiment[]): ProposeContext => ctx({ files: { 'train.py': file(wd) }, parent: 'new-baseline', history })
+    expect(lrTo02(on('0.1', []))).toBe(true)
+    // The same change crashed on another baseline with WD as it is now: not again.
+    const deterministic = crashed('exit code 1: ValueError: lr too high', { WD: '0.1' })
+    expect(lrTo02(on('0.1', [deterministic]))).toBe(false)
+    expect(viableOptions(on('0.1', [deterministic])).skipped.find(s => s.option.mutation.to === '0.2')?.why).toMatch(/crashed before with the same WD \(exit code 1/)
+    // WD has changed since: worth another try. A timeout says more about the moment than the change.
+    expect(lrTo02(on('0.2', [deterministic]))).toBe(true)
+    expect(lrTo02(on('0.1', [crashed('timed out after 900 s', { WD: '0.1' })]))).toBe(true)
+    // Proposals carry their surroundings, so the next crash is remembered the same way.
+    const p = proposeMutation(on('0.1', []), rng(5))!
+    const m = p.detail!.mutation as Mutation
+    expect(m.context).toEqual(m.name === 'DEPTH' ? {} : m.name === 'LR' ? { WD: '0.1' } : { LR: '0.1' })
   })
 })

@@ -60,20 +60,35 @@ describe('ResultsLog', () => {
     expect(lines[2]).toBe('')
   })
 
-  it('writes results.tsv in autoresearch format, header once', async () => {
+  it('writes results.tsv exactly in autoresearch\'s format: the baseline is its first keep, header once', async () => {
     const log = new ResultsLog({ tsvPath, jsonlPath })
     await log.append(record(1, { commit: 'a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2', val_bpb: 0.997900, memory_gb: 44.04, status: 'baseline', description: 'baseline' }))
     await log.append(record(2, { commit: 'b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3', val_bpb: 0.9932, memory_gb: 44.2, status: 'keep', description: 'increase LR\tto 0.04\nand warmup' }))
-    await log.append(record(3, { commit: 'c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4', val_bpb: null, memory_gb: 0, status: 'crash', description: 'double model width (OOM)' }))
-    await log.append(record(4, { commit: 'd4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5', val_bpb: 1.2, memory_gb: 0, status: 'crash', description: 'diverged' }))
-    expect(await readFile(tsvPath, 'utf8')).toBe([
-      TSV_HEADER,
-      'a1b2c3d\t0.997900\t44.0\tbaseline\tbaseline',
+    await log.append(record(3, { commit: 'c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4', val_bpb: 1.005, memory_gb: 44.0, status: 'discard', description: 'switch to GeLU activation' }))
+    await log.append(record(4, { commit: 'd4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5', val_bpb: null, memory_gb: 0, status: 'crash', description: 'double model width (OOM)' }))
+    await log.append(record(5, { commit: 'e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6', val_bpb: 1.2, memory_gb: 3.5, status: 'crash', description: 'diverged' }))
+    await log.append(record(6, { commit: 'f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1', val_bpb: 0.5, memory_gb: 44.1, status: 'invalid', description: 'peek ahead', reason: 'non-causal model' }))
+    const text = await readFile(tsvPath, 'utf8')
+    // autoresearch's program.md example, row for row where the experiments are the same.
+    expect(text).toBe([
+      'commit\tval_bpb\tmemory_gb\tstatus\tdescription',
+      'a1b2c3d\t0.997900\t44.0\tkeep\tbaseline',
       'b2c3d4e\t0.993200\t44.2\tkeep\tincrease LR to 0.04 and warmup',
-      'c3d4e5f\t0.000000\t0.0\tcrash\tdouble model width (OOM)',
-      'd4e5f6a\t0.000000\t0.0\tcrash\tdiverged',
+      'c3d4e5f\t1.005000\t44.0\tdiscard\tswitch to GeLU activation',
+      'd4e5f6a\t0.000000\t0.0\tcrash\tdouble model width (OOM)',
+      'e5f6a1b\t0.000000\t0.0\tcrash\tdiverged',
+      'f6a1b2c\t0.000000\t0.0\tcrash\tpeek ahead (invalid: non-causal model)',
       ''
     ].join('\n'))
+    // Every row has autoresearch's five columns and one of its three statuses.
+    for (const row of text.trim().split('\n').slice(1)) {
+      const cols = row.split('\t')
+      expect(cols).toHaveLength(5)
+      expect(cols[0]).toMatch(/^[0-9a-f]{7}$/)
+      expect(cols[1]).toMatch(/^\d+\.\d{6}$/)
+      expect(cols[2]).toMatch(/^\d+\.\d$/)
+      expect(['keep', 'discard', 'crash']).toContain(cols[3])
+    }
     expect(TSV_HEADER).toBe('commit\tval_bpb\tmemory_gb\tstatus\tdescription')
   })
 

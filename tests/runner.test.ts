@@ -95,7 +95,7 @@ describe('runCommand', () => {
     expect(o.exitCode).toBe(0)
     const c = classifyOutcome(o, 'val_bpb')
     expect(c.kind).toBe('crash')
-    expect(c.kind === 'ok' ? '' : c.reason).toMatch(/^no val_bpb in output/)
+    expect(c.kind === 'ok' ? '' : c.reason).toBe('no val_bpb in the summary: it printed loss')
   })
 
   it('kills the whole process group at the timeout, grandchildren included', async () => {
@@ -232,7 +232,8 @@ describe('classifyOutcome', () => {
     [{ exitCode: 1, tail: 'Traceback (most recent call last):\n  ...\ntorch.OutOfMemoryError: CUDA out of memory\n' }, { kind: 'crash', reason: 'exit code 1: torch.OutOfMemoryError: CUDA out of memory' }],
     [{ summary: { val_bpb: 'nan' } }, { kind: 'crash', reason: 'val_bpb is not a positive number: nan' }],
     [{ summary: { val_bpb: 0 } }, { kind: 'crash', reason: 'val_bpb is not a positive number: 0' }],
-    [{ summary: null, tail: 'done\n' }, { kind: 'crash', reason: 'no val_bpb in output: done' }]
+    [{ summary: null, tail: 'done\n' }, { kind: 'crash', reason: 'no val_bpb in output: no summary block (a line "---", then "key: value" lines) was printed; last line: done' }],
+    [{ summary: { val_loss: 3.2, training_seconds: 30 }, tail: 'step 00100 | loss: 3.2100\n---\nval_loss: 3.2\ntraining_seconds: 30\n' }, { kind: 'crash', reason: 'no val_bpb in the summary: it printed val_loss, training_seconds' }]
   ])('%o', (patch, expected) => {
     expect(classifyOutcome({ ...base, ...patch }, 'val_bpb')).toEqual(expected)
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { lastProgressLine, metricOf, parseSummary } from '../trainer/summary.ts'
+import { lastProgressLine, metricOf, missingMetric, parseSummary } from '../trainer/summary.ts'
 
 // What autoresearch's train.py prints: \r-redrawn progress, a blank print(), then the block.
 const AUTORESEARCH_LOG = [
@@ -100,5 +100,23 @@ describe('lastProgressLine', () => {
 
   it('returns an empty string when only a summary exists', () => {
     expect(lastProgressLine('---\nval_bpb: 1\n')).toBe('')
+  })
+})
+
+describe('missingMetric', () => {
+  it('names the summary keys that were printed, not a progress line', () => {
+    const log = 'step 00100 | loss: 3.2100\n---\nval_loss:         3.2100\ntraining_seconds: 30.0\n'
+    expect(missingMetric(parseSummary(log), 'val_bpb', lastProgressLine(log))).toBe('no val_bpb in the summary: it printed val_loss, training_seconds')
+    // Autoresearch's own summary, asked for a metric it does not print: every key is listed (up to 12).
+    expect(missingMetric(parseSummary(AUTORESEARCH_LOG), 'val_loss', '')).toBe(
+      'no val_loss in the summary: it printed val_bpb, training_seconds, total_seconds, peak_vram_mb, mfu_percent, total_tokens_M, num_steps, num_params_M, depth')
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]))
+    expect(missingMetric(many, 'val_bpb', '')).toMatch(/it printed k0, k1, .*k11, … \(20 in all\)$/)
+  })
+
+  it('says when no summary block was printed at all, with the last line', () => {
+    expect(missingMetric(null, 'val_bpb', 'step 00100 | loss: 3.2100')).toBe('no val_bpb in output: no summary block (a line "---", then "key: value" lines) was printed; last line: step 00100 | loss: 3.2100')
+    expect(missingMetric(null, 'val_bpb', '')).toMatch(/; no output$/)
+    expect(missingMetric({ val_bpb: 'nan' }, 'val_bpb', '')).toBe('val_bpb is not a positive number: nan')
   })
 })

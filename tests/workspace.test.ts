@@ -59,9 +59,12 @@ describe('Workspace.open on a fresh directory', () => {
     expect(git(dir, 'log', '--format=%s').trim()).toBe('swarm-node: initial baseline')
     expect(await ws.head()).toBe(git(dir, 'rev-parse', 'HEAD').trim())
     const tracked = git(dir, 'ls-files').trim().split('\n').sort()
-    expect(tracked).toEqual(['.gitignore', 'prepare.py', 'program.md', 'train.py'])
-    const ignore = await readFile(join(dir, '.gitignore'), 'utf8')
+    // Nothing of ours in the user's files or history: outputs are ignored through .git/info/exclude.
+    expect(tracked).toEqual(['prepare.py', 'program.md', 'train.py'])
+    expect(existsSync(join(dir, '.gitignore'))).toBe(false)
+    const ignore = await readFile(join(dir, '.git', 'info', 'exclude'), 'utf8')
     for (const o of OUTPUTS) expect(ignore.split('\n')).toContain(o)
+    expect(ws.notes.join('\n')).toMatch(/made .*project a git repository: experiments are commits on swarm\/test1.*\.git\/info\/exclude/)
     // Identity is set for this repository only.
     expect(git(dir, 'config', '--local', 'user.name').trim()).toBe('swarm-node')
     expect(existsSync(join(root, '.gitconfig'))).toBe(false)
@@ -77,13 +80,24 @@ describe('Workspace.open on a fresh directory', () => {
     expect(again.recovered).toEqual([])
   })
 
-  it('extends an existing .gitignore instead of replacing it', async () => {
+  it('leaves a .gitignore of the user\'s as it was: it is committed as theirs, ours goes to .git/info/exclude', async () => {
     await writeFile(join(dir, '.gitignore'), '.venv\nrun.log')
     await Workspace.open(options())
-    const lines = (await readFile(join(dir, '.gitignore'), 'utf8')).split('\n')
-    expect(lines.filter(l => l === 'run.log')).toHaveLength(1)
-    expect(lines).toContain('.venv')
-    expect(lines).toContain('data/')
+    expect(await readFile(join(dir, '.gitignore'), 'utf8')).toBe('.venv\nrun.log')
+    expect(git(dir, 'show', 'HEAD:.gitignore')).toBe('.venv\nrun.log')
+    expect((await readFile(join(dir, '.git', 'info', 'exclude'), 'utf8')).split('\n')).toContain('data/')
+  })
+
+  it('takes back the repository it made when the first baseline fails, and nothing else', async () => {
+    const ws = await Workspace.open(options())
+    expect(await ws.abandonSetup()).toMatch(/removed the git repository it had made/)
+    expect(existsSync(join(dir, '.git'))).toBe(false)
+    expect(await readFile(join(dir, 'train.py'), 'utf8')).toBe('lr = 0.01\n')
+    // A repository this open() did not make is never removed: an older run may stand on it.
+    await Workspace.open(options())
+    const again = await Workspace.open(options())
+    expect(await again.abandonSetup()).toBeNull()
+    expect(existsSync(join(dir, '.git'))).toBe(true)
   })
 })
 
@@ -228,12 +242,51 @@ describe('recovery on open', () => {
     const err = await Workspace.open(options()).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DirtyWorkspaceError)
     expect((err as DirtyWorkspaceError).files).toEqual(['prepare.py'])
-    expect((err as Error).message).toMatch(/prepare\.py.*[Cc]ommit or stash/)
+    // A real way out, in words and commands: commit them, --commit-changes, or stash.
+    expect((err as Error).message).toMatch(/uncommitted changes: prepare\.py\..*git -C \S+ add -- prepare\.py && git -C \S+ commit.*--commit-changes.*stash -u/)
+    expect((err as Error).message).not.toMatch(/force: true/)
     expect(await readFile(join(dir, 'prepare.py'), 'utf8')).toBe('print("user work")\n')
 
     const forced = await Workspace.open(options({ force: true }))
     expect(forced.recovered.length).toBe(2)
     expect(await readFile(join(dir, 'prepare.py'), 'utf8')).toBe('print("prepare")\n')
+  })
+})
+
+describe('--commit-changes', () => {
+  it('commits a fixed swarm.json on the experiment branch, and takes it back if the baseline fails', async () => {
+    await writeFile(join(dir, 'swarm.json'), '{"name":"x","run":"false"}\n')
+    const first = await Workspace.open(options())
+    const initial = await first.head()
+    await writeFile(join(dir, 'swarm.json'), '{"name":"x","run":"true"}\n') // the user's fix
+    await writeFile(join(dir, 'train.py'), 'lr = 0.5  # a half-written candidate\n')
+    await expect(Workspace.open(options())).rejects.toThrow(DirtyWorkspaceError)
+    const ws = await Workspace.open(options({ commitChanges: true }))
+    expect(ws.notes).toEqual(['committed your changes to swarm.json on swarm/test1 (--commit-changes)'])
+    expect(ws.committedChanges).toBe(true)
+    expect(git(dir, 'show', 'HEAD:swarm.json')).toBe('{"name":"x","run":"true"}\n')
+    expect(git(dir, 'rev-parse', 'HEAD^').trim()).toBe(initial)
+    // A dirty editable file on our own branch is a candidate cut short, not the user's: it is reset, not committed.
+    expect(await readFile(join(dir, 'train.py'), 'utf8')).toBe('lr = 0.01\n')
+    expect(ws.recovered).toEqual(['discarded uncommitted train.py'])
+    expect(await ws.abandonSetup()).toMatch(/took back its commit of your changes to swarm\.json/)
+    expect(await ws.head()).toBe(initial)
+    expect(await readFile(join(dir, 'swarm.json'), 'utf8')).toBe('{"name":"x","run":"true"}\n')
+    expect(git(dir, 'status', '--porcelain').trim()).toBe('M swarm.json')
+  })
+
+  it('carries the user\'s changes from their own branch to the experiment branch', async () => {
+    const user = join(root, 'autoresearch')
+    await seedProject(user)
+    git(user, 'init', '-q', '-b', 'master')
+    git(user, 'add', '-A')
+    git(user, '-c', 'user.name=U', '-c', 'user.email=u@x', 'commit', '-q', '-m', 'first')
+    await writeFile(join(user, 'prepare.py'), 'print("fixed")\n')
+    const ws = await Workspace.open({ dir: user, editable: ['train.py'], outputs: OUTPUTS, runTag: 'x', commitChanges: true })
+    expect(git(user, 'symbolic-ref', '--short', 'HEAD').trim()).toBe('swarm/x')
+    expect(git(user, 'show', 'HEAD:prepare.py')).toBe('print("fixed")\n')
+    expect(git(user, 'show', 'master:prepare.py')).toBe('print("prepare")\n')
+    expect(await ws.changedFiles()).toEqual([])
   })
 })
 

@@ -147,3 +147,101 @@ export function withBudget (m: Manifest, budgetS: number | undefined): Manifest 
 export function isOutput (m: Manifest, path: string): boolean {
   return m.outputs.some(out => out.endsWith('/') ? (path === out.slice(0, -1) || path.startsWith(out) || path.includes('/' + out)) : (path === out || path.endsWith('/' + out)))
 }
+
+/**
+ * Where JSON text first goes wrong, as a person finds it in an editor: line and
+ * column (1-based), what was expected, and the line with a caret. JSON.parse
+ * says only "at position 57" (or nothing at all on some inputs), so this scans
+ * the text itself; it is called only once JSON.parse has refused the text.
+ */
+export function jsonErrorAt (text: string): { line: number, column: number, problem: string, excerpt: string } {
+  const { at, problem } = findJsonError(text)
+  const before = text.slice(0, at)
+  const line = before.split('\n').length
+  const lineStart = before.lastIndexOf('\n') + 1
+  const lineEnd = text.indexOf('\n', at)
+  const lineText = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd).replace(/\r$/, '')
+  const column = [...text.slice(lineStart, at)].length + 1
+  const shown = lineText.length > 120 ? lineText.slice(Math.max(0, column - 60), column + 60) : lineText
+  const caret = ' '.repeat(Math.max(0, lineText.length > 120 ? Math.min(column - 1, 59) : column - 1)) + '^'
+  return { line, column, problem, excerpt: `${shown.replace(/\t/g, ' ')}\n${caret}` }
+}
+
+function findJsonError (t: string): { at: number, problem: string } {
+  let i = 0
+  const ws = (): void => { while (i < t.length && ' \t\n\r'.includes(t[i]!)) i++ }
+  const fail = (problem: string): never => { throw Object.assign(new Error(problem), { at: i }) }
+  const describeHere = (): string => i >= t.length ? 'the end of the file' : `${JSON.stringify(t[i])}`
+  const literal = (word: string): void => { if (t.startsWith(word, i)) i += word.length; else fail(`expected a value, found ${describeHere()}`) }
+  const string = (): void => {
+    i++
+    while (i < t.length && t[i] !== '"') {
+      const c = t.charCodeAt(i)
+      if (c < 0x20) fail('a string may not hold a raw line break or control character (write \\n)')
+      if (t[i] === '\\') {
+        i++
+        if (t[i] === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(t.slice(i + 1, i + 5))) fail('\\u must be followed by 4 hex digits'); i += 5; continue }
+        if (!'"\\/bfnrt'.includes(t[i] ?? '')) fail(`unknown escape \\${t[i] ?? ''}`)
+      }
+      i++
+    }
+    if (i >= t.length) fail('the string is not closed (missing ")')
+    i++
+  }
+  const number = (): void => {
+    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(t.slice(i))
+    if (m == null) fail(`expected a value, found ${describeHere()}`)
+    i += m![0].length
+  }
+  const value = (): void => {
+    ws()
+    const c = t[i]
+    if (c === '{') return object()
+    if (c === '[') return array()
+    if (c === '"') return string()
+    if (c === 't') return literal('true')
+    if (c === 'f') return literal('false')
+    if (c === 'n') return literal('null')
+    if (c === '-' || (c != null && c >= '0' && c <= '9')) return number()
+    fail(c === "'" ? 'strings take double quotes (") in JSON' : `expected a value, found ${describeHere()}`)
+  }
+  const object = (): void => {
+    i++
+    ws()
+    if (t[i] === '}') { i++; return }
+    for (;;) {
+      ws()
+      if (t[i] !== '"') fail(t[i] === '}' ? 'a trailing comma is not allowed in JSON' : `expected a "key" in double quotes, found ${describeHere()}`)
+      string()
+      ws()
+      if (t[i] !== ':') fail(`expected : after the key, found ${describeHere()}`)
+      i++
+      value()
+      ws()
+      if (t[i] === ',') { i++; continue }
+      if (t[i] === '}') { i++; return }
+      fail(t[i] === '"' ? 'expected , or } after the value: is a comma missing before this key?' : `expected , or } after the value, found ${describeHere()}`)
+    }
+  }
+  const array = (): void => {
+    i++
+    ws()
+    if (t[i] === ']') { i++; return }
+    for (;;) {
+      value()
+      ws()
+      if (t[i] === ',') { i++; ws(); if (t[i] === ']') fail('a trailing comma is not allowed in JSON'); continue }
+      if (t[i] === ']') { i++; return }
+      fail(`expected , or ] after the value, found ${describeHere()}`)
+    }
+  }
+  try {
+    if (t.charCodeAt(0) === 0xfeff) fail('the file starts with a byte order mark; save it as UTF-8 without BOM')
+    value()
+    ws()
+    if (i < t.length) fail(`unexpected ${describeHere()} after the end of the JSON value`)
+    return { at: t.length, problem: 'not valid JSON' }
+  } catch (err) {
+    return { at: (err as { at?: number }).at ?? i, problem: (err as Error).message }
+  }
+}

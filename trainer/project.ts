@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { projectId } from '../protocol/index.ts'
-import { ManifestError, isOutput, parseManifest, withBudget, type Manifest } from './manifest.ts'
+import { ManifestError, isOutput, jsonErrorAt, parseManifest, withBudget, type Manifest } from './manifest.ts'
 
 export const MANIFEST_FILE = 'swarm.json'
 const MAX_FILES = 5000
@@ -32,14 +32,15 @@ export async function readManifest (dir: string): Promise<Manifest> {
   try {
     text = await readFile(file, 'utf8')
   } catch (err: any) {
-    if (err?.code === 'ENOENT') throw new ManifestError('(file)', `no ${MANIFEST_FILE} in ${dir}: run \`swarm-node init\` for the default project, or add a manifest (see README)`)
+    if (err?.code === 'ENOENT') throw new ManifestError('(file)', `no ${MANIFEST_FILE} in ${dir}: run \`npx swarm-node init\` for the default project, or add a manifest (see README)`)
     throw err
   }
   let raw: unknown
   try {
     raw = JSON.parse(text)
-  } catch (err: any) {
-    throw new ManifestError('(file)', `${file} is not valid JSON: ${err.message}`)
+  } catch {
+    const e = jsonErrorAt(text)
+    throw new ManifestError('(file)', `${file} is not valid JSON: line ${e.line}, column ${e.column}: ${e.problem}\n${e.excerpt}`)
   }
   return parseManifest(raw)
 }

@@ -39,12 +39,32 @@ export class ResultsLogError extends Error {
 
 export const TSV_HEADER = 'commit\tval_bpb\tmemory_gb\tstatus\tdescription'
 
-/** One results.tsv row, autoresearch's format. */
+/** autoresearch's three statuses: the tools that read its results.tsv know no others. */
+export type TsvStatus = 'keep' | 'discard' | 'crash'
+
+/**
+ * A record's status in autoresearch's words. The baseline is autoresearch's
+ * first `keep` (its description says "baseline"); an `invalid` run (the node
+ * refused its figure: a model that does not measure what it reported, or peeks
+ * ahead) has no figure anyone should plot, so it is a `crash`.
+ */
+export function tsvStatus (status: ExperimentRecord['status']): TsvStatus {
+  return status === 'baseline' ? 'keep' : status === 'invalid' ? 'crash' : status
+}
+
+/**
+ * One results.tsv row, exactly autoresearch's format: short commit, val_bpb
+ * with 6 decimals (0.000000 for a crash), memory in GB with 1 (0.0 for a
+ * crash), status, and a one-line description.
+ */
 export function tsvRow (rec: ExperimentRecord): string {
-  const bpb = rec.status === 'crash' || rec.val_bpb == null || !Number.isFinite(rec.val_bpb) ? 0 : rec.val_bpb
-  const mem = Number.isFinite(rec.memory_gb) ? rec.memory_gb : 0
-  const description = String(rec.description ?? '').replace(/[\t\r\n]/g, ' ')
-  return [rec.commit.slice(0, 7), bpb.toFixed(6), mem.toFixed(1), rec.status, description].join('\t')
+  const status = tsvStatus(rec.status)
+  const crashed = status === 'crash'
+  const bpb = crashed || rec.val_bpb == null || !Number.isFinite(rec.val_bpb) ? 0 : rec.val_bpb
+  const mem = crashed || !Number.isFinite(rec.memory_gb) ? 0 : rec.memory_gb
+  const why = rec.status === 'invalid' ? ` (invalid: ${rec.reason})` : ''
+  const description = `${String(rec.description ?? '')}${why}`.replace(/[\t\r\n]+/g, ' ')
+  return [rec.commit.slice(0, 7), bpb.toFixed(6), mem.toFixed(1), status, description].join('\t')
 }
 
 /** Records from JSONL text: unparsable lines skipped with a warning, duplicate ids collapsed. */

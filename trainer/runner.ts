@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { dirname } from 'node:path'
-import { metricOf, parseSummary, lastProgressLine } from './summary.ts'
+import { metricOf, missingMetric, parseSummary, lastProgressLine } from './summary.ts'
 import type { Summary } from './summary.ts'
 
 export interface RunProgress { elapsedS: number; budgetS?: number; lastLine: string }
@@ -308,8 +308,5 @@ export function classifyOutcome (o: RunOutcome, metric: string): Classification 
 
   const value = metricOf(o.summary, metric)
   if (value !== null) return { kind: 'ok', value }
-  if (o.summary === null || !Object.hasOwn(o.summary, metric)) {
-    return { kind: 'crash', reason: `no ${metric} in output${detail}` }
-  }
-  return { kind: 'crash', reason: `${metric} is not a positive number: ${String(o.summary[metric])}` }
+  return { kind: 'crash', reason: clip(missingMetric(o.summary, metric, lastLine), REASON_DETAIL_CHARS * 2) }
 }

@@ -10,6 +10,7 @@ import { loadProject, type Project } from './project.ts'
 import { findPython, substitutePython } from './python.ts'
 import { ResultsLog, type ExperimentRecord } from './results-log.ts'
 import { runCommand, classifyOutcome } from './runner.ts'
+import { EXPERIMENTS_FILE, runDir, writeRunInfo } from './run-info.ts'
 import { templateEnv } from './template.ts'
 import { Workspace } from './workspace.ts'
 import { runEnv } from './measure.ts'
@@ -41,6 +42,8 @@ export interface SessionOptions {
   home: string
   runTag: string
   budgetS?: number
+  /** Commit the user's uncommitted changes to the project on the experiment branch (--commit-changes). */
+  commitChanges?: boolean
   signal?: AbortSignal
   onLog?: (message: string) => void
 }
@@ -80,8 +83,9 @@ export async function openSession (opts: SessionOptions): Promise<Session> {
   const say = opts.onLog ?? (() => {})
   // The manifest is read first so the workspace knows which files are outputs.
   const first = await loadProject(opts.projectDir, { budgetS: opts.budgetS })
-  const workspace = await Workspace.open({ dir: opts.projectDir, editable: first.manifest.editable, outputs: first.manifest.outputs, runTag: opts.runTag })
+  const workspace = await Workspace.open({ dir: opts.projectDir, editable: first.manifest.editable, outputs: first.manifest.outputs, runTag: opts.runTag, commitChanges: opts.commitChanges })
   if (workspace.recovered.length > 0) say(`workspace recovered: ${workspace.recovered.join('; ')}`)
+  for (const note of workspace.notes) say(note)
   // Recompute after the workspace is set up: ids must not depend on what git added.
   const project = await loadProject(opts.projectDir, { budgetS: opts.budgetS })
 
@@ -91,13 +95,22 @@ export async function openSession (opts: SessionOptions): Promise<Session> {
   const py = needsPython ? await findPython({ preferred: m.python ?? undefined }) : { path: m.python ?? 'python3' }
   const hardware = await detectHardware()
   const env = templateEnv()
-  await prepare(project, py.path, env, opts.signal)
+  try {
+    await prepare(project, py.path, env, opts.signal)
+  } catch (err) {
+    // A project whose prepare step fails leaves nothing committed behind: the user fixes it and starts again.
+    const undone = await workspace.abandonSetup().catch(() => null)
+    if (undone != null && err instanceof Error) err.message += `\n${undone}`
+    throw err
+  }
 
-  const log = new ResultsLog({ tsvPath: join(project.dir, 'results.tsv'), jsonlPath: join(opts.home, 'runs', project.id, 'experiments.jsonl') })
+  const log = new ResultsLog({ tsvPath: join(project.dir, 'results.tsv'), jsonlPath: join(runDir(opts.home, project.id), EXPERIMENTS_FILE) })
+  await writeRunInfo(opts.home, { id: project.id, name: m.name, dir: project.dir, budget_s: m.budget_s })
   const history = await log.readAll()
   const resume = resumePoint(history, workspace.branch)
   let head = await workspace.head()
-  if (resume != null && resume.commit !== head) {
+  // Changes the user had us commit are a new baseline to measure, not an unrecorded candidate.
+  if (resume != null && resume.commit !== head && !workspace.committedChanges) {
     if (await workspace.isAncestor(resume.commit, head).catch(() => false)) {
       say(`resetting unrecorded experiment ${head.slice(0, 7)} back to baseline ${resume.commit.slice(0, 7)}`)
       await workspace.resetTo(resume.commit)

@@ -100,3 +100,17 @@ export function lastProgressLine (text: string): string {
   }
   return ''
 }
+
+/**
+ * Why a run has no usable `metric`, in words that point at the fix: the keys
+ * the summary did print (a misnamed metric is the usual cause), or that no
+ * summary block was printed at all, with the last line of output.
+ */
+export function missingMetric (summary: Summary | null, metric: string, lastLine: string): string {
+  const last = lastLine === '' ? 'no output' : `last line: ${lastLine}`
+  if (summary === null) return `no ${metric} in output: no summary block (a line "---", then "key: value" lines) was printed; ${last}`
+  if (Object.hasOwn(summary, metric)) return `${metric} is not a positive number: ${String(summary[metric])}`
+  const keys = Object.keys(summary)
+  const shown = keys.length <= 12 ? keys.join(', ') : `${keys.slice(0, 12).join(', ')}, … (${keys.length} in all)`
+  return `no ${metric} in the summary: it printed ${shown}`
+}

@@ -18,6 +18,12 @@ export interface WorkspaceOptions {
   identity?: { name: string; email: string }
   /** Reset even when non-editable files carry uncommitted changes (they are lost). */
   force?: boolean
+  /**
+   * Commit the user's uncommitted changes to the project's files (a fixed
+   * swarm.json, say) on the experiment branch instead of refusing to start.
+   * Until the baseline has run on them, `abandonSetup()` takes the commit back.
+   */
+  commitChanges?: boolean
   /** How long open() waits for a git lock file to go away before calling it stale. */
   lockWaitMs?: number
 }
@@ -30,8 +36,12 @@ export class WorkspaceError extends Error {
 export class DirtyWorkspaceError extends WorkspaceError {
   override name = 'DirtyWorkspaceError'
   constructor (readonly files: string[], dir: string) {
-    super(`${dir} has uncommitted changes that swarm-node would discard: ${files.join(', ')}. ` +
-      'Commit or stash them (or add run artifacts to the outputs list), or open with force: true to discard them.')
+    const quoted = files.map(shellQuote).join(' ')
+    super(`${dir} has uncommitted changes: ${files.join(', ')}. swarm-node resets the working tree between experiments, ` +
+      'so it will not start over them. To use them, commit them ' +
+      `(git -C ${shellQuote(dir)} add -- ${quoted} && git -C ${shellQuote(dir)} commit -m 'project changes'), ` +
+      'or start with --commit-changes to have swarm-node commit them on its experiment branch. ' +
+      `To drop them, git -C ${shellQuote(dir)} stash -u. Run artifacts belong in the manifest's "outputs" list.`)
   }
 }
 
@@ -55,6 +65,7 @@ export class GitCommandError extends WorkspaceError {
 }
 
 const INITIAL_MESSAGE = 'swarm-node: initial baseline'
+const CHANGES_MESSAGE = 'swarm-node: project changes committed with --commit-changes'
 const DEFAULT_IDENTITY = { name: 'swarm-node', email: 'swarm-node@localhost' }
 const INIT_MARKER = 'swarm-node-init'
 const TMP_PREFIX = 'swarm-node-tmp-'
@@ -75,7 +86,11 @@ export class Workspace {
     /** True when open() created the repository. */
     readonly initialized: boolean,
     /** What open() found and repaired, in words, for the caller to log. */
-    readonly recovered: readonly string[]
+    readonly recovered: readonly string[],
+    /** What open() did to the user's directory (made it a repository, committed changes), in words. */
+    readonly notes: readonly string[],
+    /** The commit open() made that only a baseline that runs may keep. */
+    private setup: Setup | null
   ) {
     this.branch = branchName(runTag)
     this.editableSet = new Set(editable)
@@ -95,6 +110,7 @@ export class Workspace {
     }
     const gitDir = await gitDirOf(git, dir)
     const recovered: string[] = []
+    const notes: string[] = []
     await removeStaleLocks(gitDir, dir, branch, opts.lockWaitMs ?? 2000, recovered)
     await removeTempFiles(gitDir)
     if (!opts.identity) await ensureLocalIdentity(git)
@@ -103,12 +119,14 @@ export class Workspace {
       if (!existsSync(join(gitDir, INIT_MARKER))) {
         throw new WorkspaceError(`${dir} is a git repository without commits; make an initial commit first`)
       }
-      await appendMissingLines(join(dir, '.gitignore'), opts.outputs)
+      // Outputs are ignored through .git/info/exclude: nothing of ours lands in the user's files or history.
+      await appendMissingLines(join(gitDir, 'info', 'exclude'), opts.outputs)
       await run(git, ['add', '-A'])
       await run(git, ['commit', '-q', '--allow-empty', ...COMMIT_FLAGS, '-m', INITIAL_MESSAGE])
+      notes.push(`made ${dir} a git repository: experiments are commits on ${branch}, starting from "${INITIAL_MESSAGE}" of its files (run outputs are ignored through .git/info/exclude)`)
     }
     await rm(join(gitDir, INIT_MARKER), { force: true })
-    if (!initialized) await appendMissingLines(join(gitDir, 'info', 'exclude'), opts.outputs)
+    await appendMissingLines(join(gitDir, 'info', 'exclude'), opts.outputs)
 
     const trackedOutputs = await listTrackedOutputs(git, opts.outputs)
     if (trackedOutputs.length > 0) {
@@ -122,17 +140,56 @@ export class Workspace {
     const editable = new Set(opts.editable)
     // On our branch a dirty editable file is a half-written candidate; anywhere else it is the user's.
     const foreign = dirty.filter(p => !(onOurBranch && editable.has(p)))
-    if (foreign.length > 0 && opts.force !== true) throw new DirtyWorkspaceError(foreign, dir)
-    if (dirty.length > 0) {
+    const commitChanges = opts.commitChanges === true && foreign.length > 0
+    if (foreign.length > 0 && opts.force !== true && !commitChanges) throw new DirtyWorkspaceError(foreign, dir)
+    // Only a repository made by this very open() is ours to remove: an older one may hold another run's baseline.
+    let setup: Setup | null = initialized ? { kind: 'init', gitDir } : null
+    if (commitChanges) {
+      // The changes travel to our branch (git carries them when they do not clash), then become its head.
+      if (!onOurBranch) await checkoutBranch(git, branch, dir)
+      const parent = await run(git, ['rev-parse', 'HEAD'])
+      await run(git, ['reset', '-q'])
+      await run(git, ['add', '-A', '--', ...literal(foreign)])
+      await run(git, ['commit', '-q', ...COMMIT_FLAGS, '-m', `${CHANGES_MESSAGE}\n\n${foreign.join('\n')}`])
+      notes.push(`committed your changes to ${foreign.join(', ')} on ${branch} (--commit-changes)`)
+      setup ??= { kind: 'changes', commit: (await run(git, ['rev-parse', 'HEAD'])).trim(), parent: parent.trim(), files: foreign }
+    }
+    const left = commitChanges ? dirty.filter(p => !foreign.includes(p)) : dirty
+    if (left.length > 0) {
       await run(git, ['reset', '-q', '--hard', 'HEAD'])
       await run(git, ['clean', '-q', '-f', '-d'])
-      recovered.push(...dirty.map(p => `discarded uncommitted ${p}`))
+      recovered.push(...left.map(p => `discarded uncommitted ${p}`))
     }
-    if (!onOurBranch) {
-      const exists = await tryRaw(git, ['rev-parse', '-q', '--verify', `refs/heads/${branch}`])
-      await run(git, exists ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch])
-    }
-    return new Workspace(git, dir, gitDir, [...opts.editable], [...opts.outputs], opts.runTag, initialized, recovered)
+    if (!onOurBranch && !commitChanges) await checkoutBranch(git, branch, dir)
+    return new Workspace(git, dir, gitDir, [...opts.editable], [...opts.outputs], opts.runTag, initialized, recovered, notes, setup)
+  }
+
+  /**
+   * Takes back what open() committed, for a project whose first baseline (or
+   * prepare step) failed: a repository open() made is removed, changes it
+   * committed become uncommitted again. The user fixes the project and starts
+   * again; no broken manifest stays in their history. Returns what was undone
+   * in words, or null when there was nothing to undo.
+   */
+  abandonSetup (): Promise<string | null> {
+    return this.serial(async () => {
+      const s = this.setup
+      this.setup = null
+      if (s == null) return null
+      if (s.kind === 'init') {
+        if (!(await ownInitialCommit(this.git))) return null
+        await rm(s.gitDir, { recursive: true, force: true })
+        return `swarm-node removed the git repository it had made in ${this.dir}: your files are as they were (run logs stay, to read)`
+      }
+      if ((await this.resolveCommit('HEAD')) !== s.commit) return null
+      await run(this.git, ['reset', '-q', '--mixed', s.parent])
+      return `swarm-node took back its commit of your changes to ${s.files.join(', ')}: they are uncommitted again`
+    })
+  }
+
+  /** open() committed the user's changes (--commit-changes): HEAD is theirs to measure, not a candidate to reset. */
+  get committedChanges (): boolean {
+    return this.setup?.kind === 'changes'
   }
 
   head (): Promise<string> {
@@ -257,6 +314,33 @@ export class Workspace {
 }
 
 const branchName = (runTag: string): string => `swarm/${runTag}`
+
+/** A commit open() made that stands only once a baseline has run on it. */
+type Setup =
+  | { kind: 'init', gitDir: string }
+  | { kind: 'changes', commit: string, parent: string, files: string[] }
+
+/** True when the whole repository is nothing but our initial commit: ours to remove. */
+async function ownInitialCommit (git: SimpleGit): Promise<boolean> {
+  const count = (await tryRaw(git, ['rev-list', '--all', '--count']))?.trim()
+  if (count !== '1') return false
+  const subject = (await tryRaw(git, ['log', '-1', '--format=%s', 'HEAD']))?.trim()
+  return subject === INITIAL_MESSAGE
+}
+
+async function checkoutBranch (git: SimpleGit, branch: string, dir: string): Promise<void> {
+  const exists = await tryRaw(git, ['rev-parse', '-q', '--verify', `refs/heads/${branch}`])
+  try {
+    await run(git, exists ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch])
+  } catch (err) {
+    throw new WorkspaceError(`cannot switch ${dir} to ${branch}: ${(err as Error).message.trim()}; commit or stash your changes first`)
+  }
+}
+
+/** A word for a shell command line, quoted when it needs to be. */
+function shellQuote (word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
 
 function validateOptions (opts: WorkspaceOptions): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(opts.runTag) || opts.runTag.includes('..') || opts.runTag.endsWith('.lock')) {

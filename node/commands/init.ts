@@ -1,7 +1,7 @@
 /** `swarm-node init`: the node's identity and the default project, ready to start. */
 import { resolve } from 'node:path'
 import { initProject } from '../../trainer/template.ts'
-import { paths } from '../home.ts'
+import { paths, resolveHome } from '../home.ts'
 import { loadOrCreateIdentity } from '../identity.ts'
 import type { Output } from '../output.ts'
 
@@ -16,8 +16,13 @@ export async function init (home: string, opts: { project?: string }, out: Outpu
       `identity  ${identity.path}`,
       `project   ${project}${created ? ' (default project: byte-level GPT on the Brown corpus)' : ' (already there, left as is)'}`,
       '',
-      'next: swarm-node start --offline --budget 60'
+      `next: npx swarm-node${home === resolveHome() ? '' : ` --home ${shellWord(home)}`} start --offline --budget 60`
     ].join('\n')
   )
   return 0
+}
+
+/** A path as a shell reads it back. */
+function shellWord (p: string): string {
+  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`
 }

@@ -2,6 +2,8 @@
 import { resolve } from 'node:path'
 import { writeFileAtomic } from '../fs-util.ts'
 import { loadLocalResults } from '../control/local-results.ts'
+import { otherRunsNote, projectTitle } from '../control/project-ref.ts'
+import { countRecords, countsPhrase } from '../control/records.ts'
 import type { Output } from '../output.ts'
 import { renderProgressSvg } from '../plot.ts'
 
@@ -9,10 +11,13 @@ export interface PlotCommandOptions { out: string, project?: string }
 
 export async function plot (home: string, opts: PlotCommandOptions, out: Output): Promise<number> {
   const res = await loadLocalResults(home, opts.project, {})
-  if (res.records.length === 0) return out.fail(`nothing to plot: no experiments recorded yet for project ${res.project.name ?? res.project.id.slice(0, 12)}`)
+  const name = projectTitle(res.project)
+  if (res.records.length === 0) return out.fail(`nothing to plot: no experiments recorded yet for ${name}`)
   const path = resolve(opts.out)
-  await writeFileAtomic(path, renderProgressSvg(res.records, { title: res.project.name ?? `project ${res.project.id.slice(0, 12)}` }))
-  const kept = res.records.filter(r => r.status === 'keep').length
-  out.result({ path, project: res.project, experiments: res.records.length, kept }, `wrote ${path}: ${res.records.length} experiments, ${kept} kept`)
+  await writeFileAtomic(path, renderProgressSvg(res.records, { title: name }))
+  const counts = countRecords(res.records)
+  const note = otherRunsNote(res.project)
+  out.result({ path, project: res.project, experiments: counts.experiments, kept: counts.kept, recorded: counts.recorded },
+    `wrote ${path}: ${name}, ${countsPhrase(counts)}${note !== '' ? `\n${note}` : ''}`)
   return 0
 }

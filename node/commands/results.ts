@@ -4,7 +4,8 @@
  */
 import { age, bpb, table } from '../control/format.ts'
 import { loadLocalResults } from '../control/local-results.ts'
-import { parseSince, type RecordFilter, type RecordStatus } from '../control/records.ts'
+import { otherRunsNote, projectTitle } from '../control/project-ref.ts'
+import { countRecords, countsPhrase, parseSince, type RecordFilter, type RecordStatus } from '../control/records.ts'
 import type { Output } from '../output.ts'
 
 export interface ResultsOptions { project?: string, status?: RecordStatus, limit?: number, since?: string }
@@ -19,11 +20,13 @@ export async function results (home: string, opts: ResultsOptions, out: Output):
     return [String(r.seq), r.commit.slice(0, 7), bpb(r.val_bpb), bpb(r.verified_bpb), bpb(r.decision_bpb as number | null | undefined),
       (r.memory_gb ?? 0).toFixed(1), r.status, age(r.finished_at), `${r.description}${origin?.author != null ? ` (adopted from …${origin.author.slice(-6)})` : ''}`]
   })
-  const name = res.project.name ?? res.project.id.slice(0, 12)
-  const text = rows.length === 0
-    ? `no experiments match in project ${name}`
+  const name = projectTitle(res.project)
+  const from = res.source === 'node' ? 'from the running node' : 'from the results log'
+  const note = otherRunsNote(res.project)
+  const text = (rows.length === 0
+    ? `no experiments match in ${name} (${from})`
     : table(['seq', 'commit', 'val_bpb', 'verified', 'decision', 'mem_gb', 'status', 'age', 'description'], rows, ['r', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'l']) +
-      `\n${rows.length} experiment${rows.length === 1 ? '' : 's'} of project ${name} (${res.source === 'node' ? 'from the running node' : 'from the results log'})`
+      `\n${name}: ${countsPhrase(countRecords(res.records))} (${from})`) + (note !== '' ? `\n${note}` : '')
   out.result({ project: res.project, source: res.source, records: res.records, warnings: res.warnings }, text)
   return 0
 }

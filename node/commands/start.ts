@@ -37,6 +37,10 @@ export interface StartOptions extends NetworkFlags {
   model?: string
   llmApiKeyFile?: string
   llmContext?: number
+  /** Seconds one LLM request may take (default 300). */
+  llmTimeout?: number
+  /** Commit the user's uncommitted changes to the project (a fixed swarm.json) instead of refusing to start. */
+  commitChanges?: boolean
   agentCmd?: string
   agentTimeout?: number
   maxRepairs?: number
@@ -105,6 +109,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       home,
       runTag: opts.tag,
       budgetS: opts.budget,
+      commitChanges: opts.commitChanges,
       signal: controller.signal,
       onLog: message => render.onEvent({ type: 'log', level: 'info', message })
     })
@@ -120,6 +125,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       try {
         const made = createProposer({ llmBaseUrl: opts.llmBaseUrl, model: opts.model, apiKeyFile: opts.llmApiKeyFile, agentCmd: opts.agentCmd, agentTimeoutS: opts.agentTimeout, maxRepairs: opts.maxRepairs, contextTokens: opts.llmContext, env: process.env }, {
           seed: opts.seed,
+          requestTimeoutMs: opts.llmTimeout != null ? opts.llmTimeout * 1000 : undefined,
           log: (level, message) => render.onEvent({ type: 'log', level, message })
         })
         proposer = made.proposer
@@ -160,6 +166,13 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       onEvent,
       confirm: opts.confirm,
       maxExperiments: opts.maxExperiments
+    }).catch(async (err: unknown) => {
+      // A baseline that never ran takes back what setting up committed: no broken manifest stays in the user's history.
+      if (session.baseline.value == null) {
+        const undone = await session.workspace.abandonSetup().catch(() => null)
+        if (undone != null && err instanceof Error) err.message += `\n${undone}`
+      }
+      throw err
     })
     await chain
     render.clear()

@@ -28,7 +28,7 @@ export class ControlClient {
       res = await fetch(url, { headers: { Authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) })
     } catch (err: any) {
       if (err?.name === 'TimeoutError') throw new Error(`the node (pid ${this.pid}) did not answer ${path} within ${timeoutMs / 1000} s`)
-      throw new NoNodeRunning(`the node (pid ${this.pid}) does not answer on ${this.url} (${String(err?.cause?.code ?? err?.message)}): is it stopping? Start one with \`swarm-node start\``)
+      throw new NoNodeRunning(`the node (pid ${this.pid}) does not answer on ${this.url} (${String(err?.cause?.code ?? err?.message)}): is it stopping? Start one with \`npx swarm-node start\``)
     }
     const body = await res.json().catch(() => null) as (T & { error?: string }) | null
     if (res.status === 401) throw new Error(`the node refused our token: ${controlPath(this.home)} changed under us; try again`)
@@ -46,6 +46,6 @@ export async function findNode (home: string): Promise<ControlClient | null> {
 
 export async function requireNode (home: string): Promise<ControlClient> {
   const node = await findNode(home)
-  if (node == null) throw new NoNodeRunning(`no node is running with the home ${home}: start one with \`swarm-node start\` (or pass the --home it runs with)`)
+  if (node == null) throw new NoNodeRunning(`no node is running with the home ${home}: start one with \`npx swarm-node start\` (or pass the --home it runs with)`)
   return node
 }

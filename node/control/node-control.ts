@@ -55,7 +55,7 @@ export async function startNodeControl (init: NodeControlInit): Promise<NodeCont
   init.out.event('control', { url: server.url, port: server.port, file: controlPath(init.home) },
     init.tty === true
       ? `dashboard ${server.dashboard}`
-      : `control API on ${server.url} (\`swarm-node status\` prints the dashboard link)`)
+      : `control API on ${server.url} (\`npx swarm-node status\` prints the dashboard link)`)
   return {
     url: server.url,
     loopEvent: e => { view.onLoop(e) },

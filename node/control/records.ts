@@ -48,3 +48,17 @@ export function recordFigure (r: ExperimentRecord): number | null {
   for (const x of [r.decision_bpb, r.verified_bpb, r.val_bpb]) if (typeof x === 'number' && Number.isFinite(x)) return x
   return null
 }
+
+export interface RecordCounts { recorded: number, baselines: number, experiments: number, kept: number }
+
+/** What a history holds, counted one way for `results`, `status` and the dashboard: baselines apart from experiments. */
+export function countRecords (records: readonly Pick<ExperimentRecord, 'status'>[]): RecordCounts {
+  const baselines = records.filter(r => r.status === 'baseline').length
+  return { recorded: records.length, baselines, experiments: records.length - baselines, kept: records.filter(r => r.status === 'keep').length }
+}
+
+/** "1 baseline, 2 experiments, 1 kept". */
+export function countsPhrase (c: RecordCounts): string {
+  const n = (k: number, word: string): string => `${k} ${word}${k === 1 ? '' : 's'}`
+  return `${n(c.baselines, 'baseline')}, ${n(c.experiments, 'experiment')}, ${c.kept} kept`
+}

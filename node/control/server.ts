@@ -60,7 +60,7 @@ function send (res: ServerResponse, status: number, type: string, body: string |
 
 const json = (res: ServerResponse, status: number, value: unknown): void => { send(res, status, 'application/json; charset=utf-8', JSON.stringify(value)) }
 
-const NOT_AUTHORISED = 'this is a swarm-node control API: it needs the token in <home>/control.json. Open the dashboard link that `swarm-node status` prints.'
+const NOT_AUTHORISED = 'this is a swarm-node control API: it needs the token in <home>/control.json. Open the dashboard link that `npx swarm-node status` prints.'
 
 /** Refuses to start over a live node of the same home: two nodes would share one identity. */
 async function claimHome (home: string): Promise<void> {

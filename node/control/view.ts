@@ -16,7 +16,7 @@ import type { SwarmStore } from '../swarm/store.ts'
 import { localBoard } from './board.ts'
 import { MAX_CHART_RESULTS, PROGRESS_EVERY_MS, SWARM_QUERY_TIMEOUT_MS } from './constants.ts'
 import type { Feed } from './feed.ts'
-import { filterRecords, recordFigure, type RecordFilter } from './records.ts'
+import { countRecords, filterRecords, recordFigure, type RecordFilter } from './records.ts'
 import { askSwarm } from './swarm-query.ts'
 
 export interface SwarmParts { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
@@ -45,6 +45,8 @@ export interface NodeState {
   peers: number
   experiment: Experiment | null
   baseline: { value: number | null, commit: string }
+  /** Counted like `results` counts (records.ts): the baseline apart from the experiments. */
+  baselines: number
   experiments: number
   kept: number
   /** The swarm's best on this node's track, as this node knows it. */
@@ -74,6 +76,11 @@ function idOf (r: ResultMsg): string {
 
 function chartResult (r: ResultMsg): ChartResult {
   return { id: idOf(r), author: r.author, track: r.track, status: r.status, val_bpb: r.verified_bpb ?? r.val_bpb, description: r.description, time: r.time }
+}
+
+function countsOf (history: ExperimentRecord[]): Pick<NodeState, 'baselines' | 'experiments' | 'kept'> {
+  const { baselines, experiments, kept } = countRecords(history)
+  return { baselines, experiments, kept }
 }
 
 export class NodeView {
@@ -139,8 +146,7 @@ export class NodeView {
       peers: swarm?.node.getPeers().length ?? 0,
       experiment: this.current,
       baseline: { value: s.baseline.value, commit: s.baseline.commit },
-      experiments: s.history.filter(r => r.status !== 'baseline').length,
-      kept: s.history.filter(r => r.status === 'keep').length,
+      ...countsOf(s.history),
       best
     }
   }

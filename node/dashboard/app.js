@@ -45,7 +45,9 @@
   }
 
   function renderNow (e) {
-    $('now').textContent = e ? `#${e.seq} ${e.kind}: ${e.description}` : 'between experiments'
+    // Past the budget the run is evaluating: say so rather than count on.
+    const evaluating = e && e.budget_s && (e.elapsed_s || 0) >= e.budget_s
+    $('now').textContent = e ? `#${e.seq} ${e.kind}: ${e.description}${evaluating ? ' · evaluating' : ''}` : 'between experiments'
     const frac = e && e.budget_s ? Math.min(1, (e.elapsed_s || 0) / e.budget_s) : 0
     $('now-bar').style.width = `${Math.round(frac * 100)}%`
   }
@@ -61,7 +63,7 @@
     if (mineAll.length === 0 && state.swarm.size === 0) return
     box.textContent = ''
     for (const track of tracks) {
-      const mine = mineAll.filter(r => r.track === track).map(r => ({ t: r.finished_at, v: figureOf(r), status: r.status, label: `#${r.seq} ${r.description}` }))
+      const mine = mineAll.filter(r => r.track === track).map(r => ({ t: r.finished_at, v: figureOf(r), status: r.status, seq: r.seq, label: `#${r.seq} ${r.description}` }))
       const swarm = [...state.swarm.values()].filter(r => r.track === track && r.status === 'keep' && r.val_bpb != null)
         .map(r => ({ t: r.time, v: r.val_bpb, label: `${r.description} (${short(r.author)})` }))
       // An offline node has no swarm store: its own keeps are the swarm it knows.

@@ -49,13 +49,16 @@
   }
 
   /**
-   * spec: { track, mine: [{ t, v, status, label }], swarm: [{ t, v, label }] }
-   * (mine: this node's experiments; swarm: kept results of every peer, this node's included).
+   * spec: { track, mine: [{ t, v, status, seq, label }], swarm: [{ t, v, label }] }
+   * (mine: this node's experiments, in any order; swarm: kept results of every peer, this node's included).
    */
   function draw (container, spec) {
     const W = 960; const H = 320; const M = { l: 64, r: 16, t: 28, b: 34 }
     const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `val_bpb over time on track ${spec.track}`, 'data-track': spec.track })
+    // This node's baseline over time: its keeps and baselines joined in the order they happened, not the
+    // order they arrived (the history and the live feed interleave), so it ends at the latest: the baseline now.
     const mineBase = spec.mine.filter(p => p.v != null && (p.status === 'keep' || p.status === 'baseline'))
+      .sort((a, b) => a.t - b.t || (a.seq || 0) - (b.seq || 0))
     const swarmBest = []
     for (const p of [...spec.swarm].filter(p => p.v != null).sort((a, b) => a.t - b.t)) {
       if (swarmBest.length === 0 || p.v < swarmBest[swarmBest.length - 1].v) swarmBest.push(p)

@@ -10,10 +10,11 @@ import { REPO_ROOT } from './processes.ts'
 
 export interface CliResult { code: number | null, stdout: string, stderr: string, ms: number, json: any }
 
-export async function runCli (args: string[], timeoutMs = 30_000): Promise<CliResult> {
+/** `cwd`: where the command runs (default the repository root), for commands that write files there. */
+export async function runCli (args: string[], timeoutMs = 30_000, cwd = REPO_ROOT): Promise<CliResult> {
   const t0 = Date.now()
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'swarm-node.js'), ...args], {
-    cwd: REPO_ROOT,
+    cwd,
     env: { ...process.env, PATH: pathWithFakeUv() },
     stdio: ['ignore', 'pipe', 'pipe']
   })

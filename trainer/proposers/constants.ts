@@ -15,6 +15,11 @@ export const DEFAULT_REPLY_TOKENS = 4096
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000
 /** Retries of one request after a timeout, a 429, a 5xx or a garbled body. */
 export const DEFAULT_MAX_RETRIES = 4
+/**
+ * Of those, retries after a timeout: a server that hung once mostly hangs
+ * again, and each costs a whole --llm-timeout before the mutation fallback.
+ */
+export const MAX_TIMEOUT_RETRIES = 1
 export const DEFAULT_BACKOFF_MS = 2000
 export const MAX_BACKOFF_MS = 60_000
 /** Replies the model may send per proposal before the proposer gives up (each refused one is explained to it). */

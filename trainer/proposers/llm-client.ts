@@ -7,7 +7,7 @@
  * typed LlmError; usage and latency are summed over the attempts.
  */
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai'
-import { DEFAULT_BACKOFF_MS, DEFAULT_MAX_RETRIES, DEFAULT_REPLY_TOKENS, DEFAULT_REQUEST_TIMEOUT_MS, MAX_BACKOFF_MS, MAX_REPLY_CHARS } from './constants.ts'
+import { DEFAULT_BACKOFF_MS, DEFAULT_MAX_RETRIES, DEFAULT_REPLY_TOKENS, DEFAULT_REQUEST_TIMEOUT_MS, MAX_BACKOFF_MS, MAX_REPLY_CHARS, MAX_TIMEOUT_RETRIES } from './constants.ts'
 import type { ChatMessage } from './prompt.ts'
 
 export type LlmErrorKind = 'timeout' | 'rate-limit' | 'server' | 'connection' | 'malformed' | 'http' | 'aborted' | 'config'
@@ -190,6 +190,7 @@ export class ChatClient {
 
   /** Runs `call` under a deadline, retrying what may pass; throws the last LlmError. */
   private async withRetries<T> (what: string, call: (signal: AbortSignal) => Promise<T>, outer: AbortSignal | undefined, log: NonNullable<ChatClientOptions['log']>): Promise<{ result: T, requests: number }> {
+    let timeouts = 0
     for (let attempt = 0; ; attempt++) {
       if (aborted(outer)) throw new LlmError('aborted', 'aborted')
       const deadline = new AbortController()
@@ -202,6 +203,7 @@ export class ChatClient {
       } catch (raw) {
         const err = classify(raw, state.timedOut && !aborted(outer), this.opts.timeoutMs)
         if (!err.retryable || attempt >= this.opts.maxRetries) throw err
+        if (err.kind === 'timeout' && ++timeouts > MAX_TIMEOUT_RETRIES) throw err
         const wait = Math.min(err.retryAfterMs ?? this.opts.backoffMs * 2 ** attempt * (0.75 + Math.random() * 0.5), this.opts.maxBackoffMs)
         log('warn', `llm: ${what} failed (${err.kind}: ${err.message}); retry ${attempt + 1}/${this.opts.maxRetries} in ${(wait / 1000).toFixed(1)} s`)
         await sleep(wait, outer)

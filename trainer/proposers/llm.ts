@@ -8,6 +8,7 @@
  *   await runLoop({ session, proposer: new WithFallback(proposer, new MutationProposer()), ... })
  */
 import { DEFAULT_CONTEXT_TOKENS, DEFAULT_EDIT_ATTEMPTS, DEFAULT_REPLY_TOKENS } from './constants.ts'
+import { describeEdit, firstProseLine } from './describe.ts'
 import { applyEdits, EditRejected, parseReply } from './edits.ts'
 import { ProposerFailed } from './fallback.ts'
 import { triedOutcomes } from './history.ts'
@@ -87,7 +88,10 @@ export class LlmProposer implements Proposer {
       stats.requests += reply.requests
       const v = this.judge(reply, ctx, tried, crash)
       if (v.ok) {
-        const detail = { stats: { ...stats }, model: reply.model, formats: v.formats, prompt_tokens: prompt.tokens, finish_reason: reply.finishReason, ...(rejected.length > 0 ? { rejected } : {}) }
+        const detail = {
+          stats: { ...stats }, model: reply.model, formats: v.formats, prompt_tokens: prompt.tokens, finish_reason: reply.finishReason,
+          ...(rejected.length > 0 ? { rejected } : {}), ...(crash != null ? { repairs: crash.proposal.description, crash: crash.reason.slice(0, 200) } : {})
+        }
         say('info', `llm: ${JSON.stringify(v.description)} after ${attempt} ${attempt === 1 ? 'reply' : 'replies'} (${stats.tokens_in} tokens in, ${stats.tokens_out} out, ${(stats.latency_ms / 1000).toFixed(1)} s)`)
         return { files: v.files, description: v.description, detail }
       }
@@ -125,7 +129,8 @@ export class LlmProposer implements Proposer {
     if (Object.keys(changed).length === 0) return { ok: false, reason: crash != null ? 'the edit changes nothing in the crashed candidate' : 'the edit changes nothing: the result is identical to the baseline' }
     const vetted = vetCandidate(ctx.files, { ...start, ...changed }, ctx.editable, tried)
     if (!vetted.ok) return { ok: false, reason: vetted.reason }
-    const fallback = crash != null ? `fix ${crash.reason.slice(0, 60)}` : `edit of ${Object.keys(changed).join(', ')}`
-    return { ok: true, files: vetted.files, description: parsed.description ?? fallback, formats }
+    // The model's words for its change, else what the edit itself does (for a repair: the fix, not the crash).
+    const description = parsed.description ?? firstProseLine(reply.text) ?? describeEdit(start, changed)
+    return { ok: true, files: vetted.files, description, formats }
   }
 }

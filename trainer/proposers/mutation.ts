@@ -1,22 +1,48 @@
 /**
  * The proposer used when no LLM is configured: change one top-level constant of
  * an editable Python file (learning rate, depth, width, batch, warmup, ...).
- * Random search, but never the same change twice against one baseline and
- * biased towards the constants and directions that paid off before.
+ * Random search, in four steps a reader can follow and a later change can
+ * extend:
+ *
+ *   options(ctx)           every one-constant change, in file order
+ *   FILTERS                why an option is not worth a run (each a small function):
+ *                          tried against this baseline; breaks a condition the file's
+ *                          own code sets (N_EMBD // N_HEAD); crashed before in the same
+ *                          surroundings, on any baseline
+ *   weightOf(...)          what was kept pulls, what crashed or was discarded pushes away
+ *   pick(options, random)  one option, by weight
+ *
+ * A filter that skips what peers already tried against the same parent, or an
+ * ordering seeded per node (by its peer id) so peers spread out, plug in as
+ * another entry of FILTERS and another `random`.
  */
 import { contentHash } from '../../protocol/index.ts'
 import { seededRandom } from '../random.ts'
+import { analyse, sharedLines, type Analysis, type Value } from './constraints.ts'
 import type { PastExperiment, Proposal, ProposeContext, Proposer } from './types.ts'
 
 export interface Constant { file: string, line: number, name: string, raw: string, value: number | boolean, kind: 'int' | 'float' | 'bool' }
 
-export interface Mutation { file: string, name: string, from: string, to: string }
+export interface Mutation {
+  file: string
+  name: string
+  from: string
+  to: string
+  /**
+   * The constants that share a line of code with this one, as they stood: a
+   * crash of the same change in the same surroundings is expected again, on
+   * whatever baseline.
+   */
+  context?: Record<string, string>
+}
 
 const CONST_RE = /^([A-Z][A-Z0-9_]*)(\s*=\s*)(True|False|[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)(\s*(?:#.*)?)$/
 // Constants that change what is measured or only reseed noise: never worth an experiment.
 const FROZEN = /^(SEED|RANDOM_SEED|EVAL_|LOG_|PRINT_|TIME_BUDGET)/
 // Structural integers move by one step, others by a fraction of their value.
 const STEP_NAMES = /(LAYER|DEPTH|HEAD|BLOCKS?$)/
+// Crashes that say more about the machine than the change (a slow or busy moment): not remembered.
+const CIRCUMSTANTIAL_CRASH = /^(timed out|killed by|aborted)/
 
 export function findConstants (file: string, text: string): Constant[] {
   const out: Constant[] = []
@@ -91,35 +117,142 @@ export function weightOf (name: string, dir: string, history: PastExperiment[]):
 /** Seeded, so proposals are reproducible in tests. */
 export const rng = seededRandom
 
-export function proposeMutation (ctx: ProposeContext, random: () => number): Proposal | null {
-  const options: Array<{ c: Constant, to: string, files: Record<string, string>, weight: number }> = []
+/** One possible experiment: a constant of an editable file set to a neighbouring value. */
+export interface MutationOption {
+  constant: Constant
+  to: string
+  /** The changed file alone, as a proposal carries it. */
+  files: Record<string, string>
+  /** Content hash of every editable file with the change: what "tried" is keyed by, here and in the swarm. */
+  child: string
+  mutation: Mutation
+}
+
+/** What the filters know of one editable file at the baseline, worked out once per proposal. */
+export interface FileFacts { analysis: Analysis, shared: Map<string, Set<string>>, constants: Map<string, Constant> }
+
+export interface FilterContext {
+  ctx: ProposeContext
+  facts: (file: string) => FileFacts
+}
+
+/** Why an option is not worth a run, in words, or null when it is. */
+export type OptionFilter = (o: MutationOption, f: FilterContext) => string | null
+
+const valueOf = (c: Constant, raw: string): Value => c.kind === 'bool' ? { v: raw === 'True' ? 1 : 0, int: true } : { v: Number(raw), int: c.kind === 'int' }
+
+/** Never the same change twice against one baseline. */
+export const notTriedHere: OptionFilter = (o, { ctx }) => ctx.tried.has(o.child) ? 'already tried against this baseline' : null
+
+/** Never a change the file's own code rules out: `N_EMBD // N_HEAD` with N_HEAD 3 and N_EMBD 128 cannot be viewed as heads. */
+export const withinFileConditions: OptionFilter = (o, { facts }) => {
+  const broken = facts(o.constant.file).analysis.violated({ [o.constant.name]: valueOf(o.constant, o.to) })
+  return broken != null ? `breaks "${broken}"` : null
+}
+
+/** Never a change that crashed before in the same surroundings, whichever baseline it was tried on. */
+export const notKnownCrash: OptionFilter = (o, { ctx }) => {
+  const ctxOf = JSON.stringify(o.mutation.context ?? {})
+  for (const h of ctx.history) {
+    const m = h.detail?.mutation as Mutation | undefined
+    if (h.status !== 'crash' || m == null || m.context == null || CIRCUMSTANTIAL_CRASH.test(h.reason ?? '')) continue
+    if (m.file === o.mutation.file && m.name === o.mutation.name && m.to === o.mutation.to && JSON.stringify(m.context) === ctxOf) {
+      return `crashed before with the same ${Object.keys(m.context).join(', ') || 'surroundings'} (${h.reason ?? 'crash'})`
+    }
+  }
+  return null
+}
+
+/** In the order a reader would check them; a later one (the swarm already tried it) goes at the end. */
+export const FILTERS: readonly OptionFilter[] = [notTriedHere, withinFileConditions, notKnownCrash]
+
+/** Reading the file's conditions is a help, never a gate: a file it cannot read simply has none. */
+const NO_CONDITIONS: Analysis = { assignments: [], conditions: [], env: () => new Map(), violated: () => null }
+
+function factsOf (text: string, file: string): FileFacts {
+  const constants = new Map(findConstants(file, text).map(c => [c.name, c]))
+  try {
+    return { analysis: analyse(text), shared: sharedLines(text), constants }
+  } catch {
+    return { analysis: NO_CONDITIONS, shared: new Map(), constants }
+  }
+}
+
+/** The other constants a change to `c` can meet, with their values now. */
+function contextOf (c: Constant, facts: FileFacts): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of [...facts.shared.get(c.name) ?? []].sort()) {
+    const other = facts.constants.get(name)
+    if (other != null) out[name] = other.raw
+  }
+  return out
+}
+
+/** Every one-constant change of the editable Python files, in file order. */
+export function options (ctx: ProposeContext, facts: (file: string) => FileFacts): MutationOption[] {
+  const out: MutationOption[] = []
   for (const file of ctx.editable) {
     const text = ctx.files[file]
     if (text === undefined || !file.endsWith('.py')) continue
-    for (const c of findConstants(file, text)) {
+    for (const c of facts(file).constants.values()) {
       for (const to of neighbours(c)) {
-        const files = { ...ctx.files, [file]: applyMutation(text, c, to) }
-        if (ctx.tried.has(contentHash(files))) continue
-        options.push({ c, to, files: { [file]: files[file]! }, weight: weightOf(c.name, direction(c.raw, to), ctx.history) })
+        const changed = applyMutation(text, c, to)
+        out.push({
+          constant: c,
+          to,
+          files: { [file]: changed },
+          child: contentHash({ ...ctx.files, [file]: changed }),
+          mutation: { file, name: c.name, from: c.raw, to, context: contextOf(c, facts(file)) }
+        })
       }
     }
   }
-  if (options.length === 0) return null
-  let r = random() * options.reduce((s, o) => s + o.weight, 0)
-  const pick = options.find(o => (r -= o.weight) <= 0) ?? options[options.length - 1]!
-  const mutation: Mutation = { file: pick.c.file, name: pick.c.name, from: pick.c.raw, to: pick.to }
-  return { files: pick.files, description: `${pick.c.name} ${pick.c.raw} -> ${pick.to}`, detail: { mutation } }
+  return out
+}
+
+/** The options worth a run, and the others with the reason each was left out. */
+export function viableOptions (ctx: ProposeContext, filters: readonly OptionFilter[] = FILTERS): { viable: MutationOption[], skipped: Array<{ option: MutationOption, why: string }> } {
+  const cache = new Map<string, FileFacts>()
+  const facts = (file: string): FileFacts => {
+    let f = cache.get(file)
+    if (f == null) cache.set(file, f = factsOf(ctx.files[file] ?? '', file))
+    return f
+  }
+  const viable: MutationOption[] = []
+  const skipped: Array<{ option: MutationOption, why: string }> = []
+  for (const o of options(ctx, facts)) {
+    let why: string | null = null
+    for (const filter of filters) if ((why = filter(o, { ctx, facts })) != null) break
+    if (why == null) viable.push(o)
+    else skipped.push({ option: o, why })
+  }
+  return { viable, skipped }
+}
+
+/** One option, drawn by weight. */
+export function pick (opts: MutationOption[], history: PastExperiment[], random: () => number): MutationOption | null {
+  if (opts.length === 0) return null
+  const weights = opts.map(o => weightOf(o.constant.name, direction(o.constant.raw, o.to), history))
+  let r = random() * weights.reduce((s, w) => s + w, 0)
+  return opts.find((_, i) => (r -= weights[i]!) <= 0) ?? opts[opts.length - 1]!
+}
+
+export function proposeMutation (ctx: ProposeContext, random: () => number, filters: readonly OptionFilter[] = FILTERS): Proposal | null {
+  const { viable } = viableOptions(ctx, filters)
+  const o = pick(viable, ctx.history, random)
+  if (o == null) return null
+  return { files: o.files, description: `${o.constant.name} ${o.constant.raw} -> ${o.to}`, detail: { mutation: o.mutation } }
 }
 
 export class MutationProposer implements Proposer {
   readonly name = 'mutation'
   private readonly random: () => number
 
-  constructor (seed = Date.now()) {
+  constructor (seed = Date.now(), private readonly filters: readonly OptionFilter[] = FILTERS) {
     this.random = rng(seed)
   }
 
   async propose (ctx: ProposeContext): Promise<Proposal | null> {
-    return proposeMutation(ctx, this.random)
+    return proposeMutation(ctx, this.random, this.filters)
   }
 }
