@@ -13,7 +13,7 @@ import { askSwarmBriefly } from '../control/swarm-query.ts'
 import type { BoardAnswer, NodeState } from '../control/view.ts'
 import type { NetworkFlags } from '../network-config.ts'
 import type { Output } from '../output.ts'
-import type { LeaderboardRow } from '../swarm/leaderboard.ts'
+import { evidenceLabel, type LeaderboardRow } from '../swarm/leaderboard.ts'
 
 /** A hung nvidia-smi must not eat the --timeout. */
 const HARDWARE_PROBE_MS = 2000
@@ -22,6 +22,8 @@ export interface LeaderboardOptions extends NetworkFlags {
   project?: string
   track?: string
   limit?: number
+  /** Also rows of authors caught lying. */
+  all?: boolean
   /** Seconds, for the swarm path. */
   timeout: number
 }
@@ -34,16 +36,16 @@ function render (rows: LeaderboardRow[], title: (project: string, track: string)
   }
   const parts: string[] = []
   for (const list of groups.values()) {
-    const t = table(['rank', 'val_bpb', 'delta', 'atts', 'author', 'hardware', 'age', 'description'],
-      list.map(r => [String(r.rank), bpb(r.val_bpb), signed(r.delta), String(r.attestations), shortPeer(r.author), hardwareShort(r.hardware), age(r.time), r.description]),
-      ['r', 'r', 'r', 'r', 'l', 'l', 'r', 'l'])
+    const t = table(['rank', 'val_bpb', 'evidence', 'delta', 'atts', 'author', 'hardware', 'age', 'description'],
+      list.map(r => [String(r.rank), bpb(r.val_bpb), evidenceLabel(r), signed(r.delta), String(r.attestations), shortPeer(r.author), hardwareShort(r.hardware), age(r.time), r.description]),
+      ['r', 'r', 'l', 'r', 'r', 'l', 'l', 'r', 'l'])
     parts.push(`${title(list[0]!.project, list[0]!.track)}\n${t}`)
   }
-  return parts.join('\n\n') + '\n(val_bpb: the median of what reproducing peers measured; with atts 0, the author\'s own figure. delta: vs the first baseline of the track)'
+  return parts.join('\n\n') + '\n(evidence: verified here = measured by this node; reproduced by N = the median of N peers this node trusts; claimed = the author\'s word only, ranked below both. atts: peers that attested it, trusted or not. delta: vs the first baseline of the track)'
 }
 
 export async function leaderboard (home: string, opts: LeaderboardOptions, out: Output): Promise<number> {
-  const q = { track: opts.track, limit: opts.limit }
+  const q = { track: opts.track, limit: opts.limit, all: opts.all === true ? 1 : undefined }
   const node = await findNode(home)
   let answer: BoardAnswer & { connected?: number }
   let project: ProjectRef
@@ -56,11 +58,11 @@ export async function leaderboard (home: string, opts: LeaderboardOptions, out: 
     project = await resolveProject(home, opts.project)
     // The DHT is keyed by track: this machine's is worth asking even when no peer names it.
     const here = trackFor(await detectHardware({ timeoutMs: HARDWARE_PROBE_MS }))
-    const res = await askSwarmBriefly(opts, project.id, { ...q, tracks: [here] }, opts.timeout * 1000)
+    const res = await askSwarmBriefly(opts, project.id, { track: opts.track, limit: opts.limit, all: opts.all, tracks: [here] }, opts.timeout * 1000, home)
     if (res.connected === 0) {
       return out.fail(`no node runs with the home ${home}, and no peer of the swarm answered within ${opts.timeout}s: pass --bootstrap <multiaddr> of a swarm member (or a bootstrap node), use mDNS on the same LAN, or start a node with \`swarm-node start\``, EXIT_UNREACHABLE)
     }
-    answer = { source: 'swarm', project: project.id, rows: res.rows, asked: res.asked, answered: res.answered, connected: res.connected, errors: res.errors }
+    answer = { source: 'swarm', project: project.id, rows: res.rows, asked: res.asked, answered: res.answered, refused: res.refused, connected: res.connected, errors: res.errors }
   }
   const name = project.name != null ? `${project.name} (${project.id.slice(0, 12)})` : project.id.slice(0, 12)
   const from = answer.source === 'node' ? 'from the running node' : `from the swarm (${answer.answered ?? 0} of ${answer.asked ?? 0} peers answered)`
