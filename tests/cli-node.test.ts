@@ -100,16 +100,17 @@ describe('commands against a running node', () => {
     expect(json.json.source).toBe('node')
     const rows = json.json.rows
     expect(rows.length).toBeGreaterThan(0)
-    expect(rows[0]).toMatchObject({ rank: 1, project: A.project, track: A.track, author: A.peerId })
+    expect(rows[0]).toMatchObject({ rank: 1, project: A.project, track: A.track, author: A.peerId, evidence: 'verified' })
     expect(rows[0].attestations).toBeGreaterThanOrEqual(1)
     expect(rows[0].delta).toBeLessThan(0)
     const text = await runCli(['--home', A.home, 'leaderboard', '--project', A.dir, '--track', A.track, '--limit', '1'])
     expect(text.code).toBe(0)
     const lines = text.stdout.split('\n')
     expect(lines[0]).toBe(`autoresearch-fixture (${A.project.slice(0, 12)})  track ${A.track}  from the running node`)
-    expect(lines[1]).toMatch(/^rank +val_bpb +delta +atts +author +hardware +age +description$/)
-    expect(lines[2]).toMatch(new RegExp(`^ +1 +\\d\\.\\d{6} +-\\d\\.\\d{4} +[1-9]\\d* +…${A.peerId.slice(-6)} `))
-    expect(lines[3]).toMatch(/^\(val_bpb: the median/)
+    expect(lines[1]).toMatch(/^rank +val_bpb +evidence +delta +atts +author +hardware +age +description$/)
+    // A's own keep, measured by A: verified here.
+    expect(lines[2]).toMatch(new RegExp(`^ +1 +\\d\\.\\d{6} +verified here +-\\d\\.\\d{4} +[1-9]\\d* +…${A.peerId.slice(-6)} `))
+    expect(lines[3]).toMatch(/^\(evidence: verified here = measured by this node/)
   })
 
   it('plot: an SVG of every experiment with the kept ones joined', async () => {
