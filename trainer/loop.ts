@@ -37,6 +37,8 @@ export interface AdoptionSnapshot {
   tried: ReadonlySet<string>
   /** Experiments recorded so far (budgets are counted in them). */
   experiments: number
+  /** The largest gain (baseline minus figure) of a keep here: what this node has seen to be possible. */
+  largestGain: number
 }
 
 /** Where adoptions come from (the swarm service); absent when offline. */
@@ -136,7 +138,12 @@ export function triedAgainst (s: Session): Set<string> {
 
 /** What the adoption inbox may see of the session. */
 export function adoptionSnapshot (s: Session): AdoptionSnapshot {
-  return { baseline: { content: s.baseline.content, value: s.baseline.value }, tried: triedAgainst(s), experiments: s.history.length }
+  let largestGain = 0
+  for (const r of s.history) {
+    const figure = figureOf(r)
+    if (r.status === 'keep' && figure != null && r.baseline_bpb != null) largestGain = Math.max(largestGain, r.baseline_bpb - figure)
+  }
+  return { baseline: { content: s.baseline.content, value: s.baseline.value }, tried: triedAgainst(s), experiments: s.history.length, largestGain }
 }
 
 function swarmContext (o: LoopOptions): ProposeContext['swarm'] {

@@ -16,7 +16,7 @@ import { considerResult, type Decision, type Facts, type Mine } from './adoption
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
-  ADOPTION_MAX_PENDING, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
+  ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
   UNVERIFIED_EVERY
 } from './constants.ts'
 import { fetchContent } from './protocols.ts'
@@ -63,6 +63,11 @@ export class SwarmInbox implements AdoptionInbox, Component {
   private lastUnverified = Number.NEGATIVE_INFINITY
   private readonly lastByAuthor = new Map<string, number>()
   private idleSinceLast = true
+  /**
+   * A run on faith handed out whose verdict is not in yet: until it is, no
+   * other runs on faith (the verdict may show the claim's vouchers lying too).
+   */
+  private awaiting: { result: string, experiments: number, at: number } | null = null
 
   constructor (private readonly components: SwarmComponents, private readonly init: SwarmInboxInit) {
     this.log = components.logger.forComponent('swarm-node:adoption-inbox')
@@ -116,8 +121,17 @@ export class SwarmInbox implements AdoptionInbox, Component {
     })
   }
 
+  /** Our verdict on a reproduction this inbox handed out is recorded (the trust book has it). */
+  settled (result: string): void {
+    if (this.awaiting?.result !== result) return
+    this.awaiting = null
+    this.wake()
+  }
+
   async next (snapshot: AdoptionSnapshot, signal: AbortSignal): Promise<Adoption | null> {
     this.snapshot = snapshot
+    // A handout that recorded nothing (the candidate was refused) will get no verdict.
+    if (this.awaiting != null && (snapshot.experiments === this.awaiting.experiments || Date.now() - this.awaiting.at > AWAIT_VERDICT_MAX_MS)) this.awaiting = null
     for (const p of this.queue()) {
       if (signal.aborted) return null
       const d = this.decide(p, true)
@@ -134,6 +148,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
         this.lastUnverified = snapshot.experiments
         this.lastByAuthor.set(p.result.author, snapshot.experiments)
         this.idleSinceLast = false
+        this.awaiting = { result: p.id, experiments: snapshot.experiments, at: Date.now() }
       }
       const r = p.result
       return {
@@ -162,13 +177,13 @@ export class SwarmInbox implements AdoptionInbox, Component {
     const { trust } = this.init
     const r = p.result
     const experiments = this.snapshot.experiments
-    const budget = !budgeted || this.idleSinceLast ||
-      (experiments - this.lastUnverified >= UNVERIFIED_EVERY && experiments - (this.lastByAuthor.get(r.author) ?? Number.NEGATIVE_INFINITY) >= NEW_AUTHOR_EVERY)
+    const budget = !budgeted || (this.awaiting == null && (this.idleSinceLast ||
+      (experiments - this.lastUnverified >= UNVERIFIED_EVERY && experiments - (this.lastByAuthor.get(r.author) ?? Number.NEGATIVE_INFINITY) >= NEW_AUTHOR_EVERY)))
     const facts: Facts = {
       standing: trust.standing(r.author),
       evidence: trust.evidence(r),
       tried: this.snapshot.tried.has(r.child),
-      largestGain: trust.largestVerifiedGain(),
+      largestGain: this.snapshot.largestGain,
       budget
     }
     return considerResult(r, this.mine(), facts)
@@ -222,12 +237,17 @@ export class SwarmInbox implements AdoptionInbox, Component {
     this.wake()
   }
 
-  /** Who should hold the content: the author, then peers that reported or attested a run of it, then anyone connected. */
+  /**
+   * Who should hold the content: the author, then peers that reported or
+   * attested a run of it, then anyone connected; those we are connected to
+   * first (a dial to a peer nobody can reach would eat the deadline).
+   */
   private sources (r: ResultMsg): string[] {
-    const { store, self } = { store: this.init.store, self: this.init.self }
+    const { store, self, trust } = this.init
     const ran = [...store.results(), ...store.attestations()].filter(m => m.child === r.child).map(m => m.author)
-    const connected = connectedPeers(this.components).map(p => p.toString())
-    return [...new Set([r.author, ...ran, ...connected])].filter(p => p !== self && !this.init.trust.distrusted(p)).slice(0, PREFETCH_MAX_PEERS)
+    const connected = new Set(connectedPeers(this.components).map(p => p.toString()))
+    const all = [...new Set([r.author, ...ran, ...connected])].filter(p => p !== self && !trust.distrusted(p))
+    return [...all.filter(p => connected.has(p)), ...all.filter(p => !connected.has(p))].slice(0, PREFETCH_MAX_PEERS)
   }
 }
 

@@ -118,7 +118,7 @@ export class BestKeeper implements Component {
   /** Writes our best unless the DHT already holds a record this node ranks at least as well. */
   private async publishIfBetter (dhtRecords: BestRecord[]): Promise<void> {
     const mine = this.init.store.best(this.init.track)
-    if (mine == null || !this.init.accepts(mine)) return
+    if (mine == null || !this.init.accepts(mine) || !vouched(this.init.evidence(mine))) return
     const theirs = dhtRecords.filter(r => this.init.accepts(r)).sort(this.init.compare)[0]
     const same = theirs != null && messageId(theirs) === messageId(mine)
     if (same || (theirs != null && this.init.compare(theirs, mine) <= 0)) return
@@ -126,6 +126,11 @@ export class BestKeeper implements Component {
     this.init.onEvent({ type: 'published', kind: 'best', id: messageId(mine) })
   }
 
+  /**
+   * The better record by our evidence becomes our best. A bare claim (however
+   * many keys attest it) ranks below any record measured here or reproduced by
+   * peers we trust, and we never write one to the DHT ourselves.
+   */
   private async keep (record: BestRecord, source: 'dht' | 'local'): Promise<void> {
     if (!this.init.accepts(record)) return
     const known = this.init.store.best(record.track)
@@ -142,6 +147,11 @@ export class BestKeeper implements Component {
       this.init.onEvent({ type: 'note', message: `best record: ${String(err?.message ?? err)}` })
     })
   }
+}
+
+/** Evidence this node can vouch for in the DHT: its own measurement or trusted reproductions. */
+function vouched (e: Evidence): boolean {
+  return e.kind === 'verified' || e.kind === 'reproduced'
 }
 
 export function bestKeeper (init: BestKeeperInit): (components: SwarmComponents) => BestKeeper {

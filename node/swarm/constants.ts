@@ -59,6 +59,11 @@ export const PREFETCH_MAX_PEERS = 6
 export const UNVERIFIED_EVERY = 2
 export const NEW_AUTHOR_EVERY = 5
 /**
+ * Runs on faith go one at a time: the next waits for the verdict on the last
+ * (it may unmask the next claim's vouchers), or this long at most.
+ */
+export const AWAIT_VERDICT_MAX_MS = 10 * 60_000
+/**
  * A claimed gain this far beyond the largest gain this node has verified waits
  * for a trusted peer's reproduction before this node spends a run on it: more
  * than FAR_GAIN_FACTOR x that gain and more than FAR_GAIN_MARGINS noise margins.

@@ -323,6 +323,7 @@ export class SwarmService implements Component {
       const verdict = reproductionVerdict(origin.claimed, measured, rec.status === 'keep', this.init.project.margin)
       const att: AttestationMsg = await this.sign(attestationBody(rec, origin, verdict.ok, this.ctx))
       await this.publish(att)
+      this.inbox.settled(origin.result)
       this.emit({ type: 'attested', result: origin.result, author: origin.author, ok: att.ok, reason: verdict.reason, measured: att.val_bpb })
       if (att.ok) this.keeper.offer(origin.result)
     }

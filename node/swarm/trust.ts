@@ -69,7 +69,6 @@ export class TrustBook {
   private readonly verdicts = new Map<string, boolean>()
   /** Contents we kept (our own keep results). */
   private readonly keptContent = new Set<string>()
-  private gain = 0
   /** Bumped whenever a score may change; scores are cached per version. */
   private version = 0
   private readonly cache = new Map<string, { version: number, score: number }>()
@@ -107,9 +106,6 @@ export class TrustBook {
     const changed: string[] = []
     if (r.author === this.self && r.status === 'keep') {
       this.keptContent.add(r.child)
-      const figure = claimedFigure(r)
-      const base = r.metrics.baseline_bpb
-      if (figure != null && typeof base === 'number') this.gain = Math.max(this.gain, base - figure)
       // Our keep of content we attested: those claims delivered.
       for (const other of this.keepsByChild.get(r.child) ?? []) changed.push(...this.judge(other))
     }
@@ -225,11 +221,6 @@ export class TrustBook {
   /** Peers (this node included) that attested result `id` reproduced. */
   attestedBy (id: string): string[] {
     return [...(this.attestations.get(id) ?? [])].filter(([, a]) => a.ok).map(([p]) => p)
-  }
-
-  /** The largest gain (baseline minus figure) of a keep of our own: what this node has seen to be possible. */
-  largestVerifiedGain (): number {
-    return this.gain
   }
 
   /** Every peer this node has an opinion of, with its score. */
