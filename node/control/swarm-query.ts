@@ -53,13 +53,14 @@ async function boardPeers (c: SwarmComponents): Promise<PeerId[]> {
   return [...out.values()]
 }
 
-export async function askSwarm (node: SwarmLibp2p, project: string, q: LeaderboardQuery & { tracks?: string[] }, view: AskerView, signal: AbortSignal): Promise<SwarmBoard> {
+/** `local`: signed messages the asker holds already (a home's store), ranked with the answers. */
+export async function askSwarm (node: SwarmLibp2p, project: string, q: LeaderboardQuery & { tracks?: string[] }, view: AskerView, signal: AbortSignal, local: Array<ResultMsg | AttestationMsg> = []): Promise<SwarmBoard> {
   const c = swarmComponents(node)
   const peers = await boardPeers(c)
   // The canonical encoder refuses undefined fields: name the track only when there is one.
   const ask = q.track != null ? { track: q.track, limit: LEADERBOARD_MAX_ROWS } : { limit: LEADERBOARD_MAX_ROWS }
   const answers = await Promise.allSettled(peers.map(async p => await leaderboardFrom(c, p, project, ask, signal)))
-  const messages: Array<ResultMsg | AttestationMsg> = []
+  const messages: Array<ResultMsg | AttestationMsg> = [...local]
   const errors: string[] = []
   let answered = 0
   let refused = 0
@@ -91,11 +92,11 @@ async function waitForPeers (node: SwarmLibp2p, signal: AbortSignal): Promise<vo
 }
 
 /**
- * What a home that is not running a node knows of whom to believe in
- * `project`: its identity's own measurements and the trust they earned, read
- * from its store of the project. Nothing when it never followed the project.
+ * What a home that is not running a node knows of `project`: its store's
+ * results and attestations, and whom to believe (its identity's own
+ * measurements and the trust they earned). Nothing when it never followed it.
  */
-export async function homeView (home: string, project: string, fallbackSelf: string): Promise<AskerView> {
+export async function homeView (home: string, project: string, fallbackSelf: string): Promise<AskerView & { messages: Array<ResultMsg | AttestationMsg> }> {
   const dir = join(home, 'store', project)
   let self = fallbackSelf
   try {
@@ -103,12 +104,12 @@ export async function homeView (home: string, project: string, fallbackSelf: str
   } catch {
     // No identity in this home: nothing was measured "here" either.
   }
-  if (!(await access(dir).then(() => true, () => false))) return { self }
+  if (!(await access(dir).then(() => true, () => false))) return { self, messages: [] }
   const store = await SwarmStore.open(dir)
   const known = new TrustBook({ self, margin: FOREIGN_PROJECT_MARGIN })
-  for (const m of store.results()) known.add(m)
-  for (const m of store.attestations()) known.add(m)
-  return { self, known }
+  const messages = [...store.results(), ...store.attestations()]
+  for (const m of messages) known.add(m)
+  return { self, known, messages }
 }
 
 /**
@@ -128,7 +129,7 @@ export async function askSwarmBriefly (flags: NetworkFlags, project: string, q: 
     await waitForPeers(node, AbortSignal.any([deadline, AbortSignal.timeout(Math.round(timeoutMs * 0.66))]))
     const connected = node.getPeers().length
     if (connected === 0) return { rows: [], asked: 0, answered: 0, records: 0, refused: 0, errors: [], connected }
-    return { ...await askSwarm(node, project, q, view, deadline), connected }
+    return { ...await askSwarm(node, project, q, view, deadline, 'messages' in view ? view.messages : []), connected }
   } finally {
     await Promise.race([Promise.resolve(node.stop()).catch(() => {}), new Promise(resolve => setTimeout(resolve, STOP_TIMEOUT_MS).unref())])
   }

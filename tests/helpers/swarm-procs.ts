@@ -230,6 +230,16 @@ export async function rawDial (p: RawPeer, addr: string): Promise<void> {
   await ask(p, { cmd: 'dial', addr })
 }
 
+/** From now on the raw peer answers every leaderboard request with exactly these frames. */
+export async function rawBoardAnswer (p: RawPeer, frames: Uint8Array[]): Promise<void> {
+  await ask(p, { cmd: 'board-answer', frames: frames.map(f => Buffer.from(f).toString('base64')) })
+}
+
+/** From now on the raw peer accepts fetch streams and never answers them. */
+export async function rawHangFetch (p: RawPeer): Promise<void> {
+  await ask(p, { cmd: 'hang-fetch' })
+}
+
 /** Publishes bytes as they are on the project topic; resolves to the number of peers they were sent to. */
 export async function rawPublish (p: RawPeer, bytes: Uint8Array): Promise<number> {
   return (await ask(p, { cmd: 'publish', data: Buffer.from(bytes).toString('base64') })).recipients
