@@ -12,7 +12,7 @@ import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { claimedFigure, messageId, type ResultMsg } from '../../protocol/index.ts'
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
-import { considerResult, type Decision, type Facts, type Mine } from './adoption.ts'
+import { considerResult, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
@@ -89,19 +89,26 @@ export class SwarmInbox implements AdoptionInbox, Component {
 
   get size (): number { return this.pending.size }
 
-  /** A kept result from the swarm; the policy decides later whether and when it runs. */
-  offer (result: ResultMsg): void {
+  /**
+   * A result from the swarm. What can be told at once (adoption.ts's screen)
+   * is returned; anything else is queued and the policy decides, at each of
+   * the loop's turns, whether and when it runs. Null: queued.
+   */
+  offer (result: ResultMsg): Decision | null {
+    const screened = screenResult(result, this.mine(), this.init.trust.standing(result.author))
+    if (screened != null) return screened
     const id = messageId(result)
-    if (this.pending.has(id)) return
+    if (this.pending.has(id)) return { action: 'ignore', reason: 'already queued' }
     if (this.pending.size >= ADOPTION_MAX_PENDING) {
       // Keep the most promising claims.
       const worst = [...this.pending.values()].filter(p => p.state === 'waiting').sort((a, b) => figure(b) - figure(a))[0]
-      if (worst == null || figure(worst) <= (claimedFigure(result) ?? Infinity)) return
+      if (worst == null || figure(worst) <= (claimedFigure(result) ?? Infinity)) return { action: 'ignore', reason: 'the queue is full of better claims' }
       this.pending.delete(worst.id)
     }
     this.pending.set(id, { result, id, seq: this.seq++, state: 'waiting' })
     this.pump()
     this.wake()
+    return null
   }
 
   /** Something may have become worth a run (content arrived, trust moved): the loop looks again. */

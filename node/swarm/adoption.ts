@@ -69,14 +69,26 @@ export interface Facts {
   budget: boolean
 }
 
-export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
+/**
+ * What can be told of a result the moment it arrives, whatever the loop is
+ * doing: null when it may be worth a run later, else why not (or that it is
+ * only an idea, from another track).
+ */
+export function screenResult (r: ResultMsg, me: Pick<Mine, 'project' | 'track' | 'peerId' | 'baselineContent'>, standing: Facts['standing']): Decision | null {
   if (r.project !== me.project) return { action: 'ignore', reason: 'another project' }
   if (r.author === me.peerId) return { action: 'ignore', reason: 'our own result' }
   if (r.status !== 'keep') return { action: 'ignore', reason: `a ${r.status}, nothing to adopt` }
+  if (standing === 'distrusted') return { action: 'ignore', reason: 'its author was caught lying' }
+  // A peer's reproduction of what we already run is news, not a candidate.
+  if (r.child === me.baselineContent) return { action: 'ignore', reason: 'it is our baseline' }
   // Tracks are hardware classes: a figure from another class says little about ours.
   if (r.track !== me.track) return { action: 'idea', reason: `kept on track ${r.track}, not ours (${me.track})` }
-  if (f.standing === 'distrusted') return { action: 'ignore', reason: 'its author was caught lying' }
-  if (r.child === me.baselineContent) return { action: 'ignore', reason: 'it is our baseline' }
+  return null
+}
+
+export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
+  const screened = screenResult(r, me, f.standing)
+  if (screened != null) return screened
   if (f.tried) return { action: 'ignore', reason: 'already tried against this baseline' }
   if (f.evidence.kind === 'verified') return { action: 'ignore', reason: 'already measured here' }
   const reproduced = f.evidence.kind === 'reproduced'

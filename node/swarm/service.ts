@@ -237,17 +237,12 @@ export class SwarmService implements Component {
     if (authors.length > 0) this.inbox.wake()
   }
 
+  /** A peer's keep: the inbox screens it by the adoption policy and queues what may be worth a run. */
   private consider (r: ResultMsg): void {
-    if (!this.init.adopt || r.author === this.init.peerId || r.project !== this.init.project.id) return
-    if (this.trust.distrusted(r.author)) return
-    // A peer's reproduction of what we already run is news, not a candidate.
-    if (r.child === this.loop.baselineContent) return
-    if (r.track !== this.init.track) {
-      this.emit({ type: 'note', message: `idea from track ${r.track}: ${r.description}` })
-      return
-    }
-    this.inbox.offer(r)
-    this.emit({ type: 'adoption-queued', result: messageId(r), author: r.author, claimed: claimedFigure(r) })
+    if (!this.init.adopt) return
+    const d = this.inbox.offer(r)
+    if (d == null) this.emit({ type: 'adoption-queued', result: messageId(r), author: r.author, claimed: claimedFigure(r) })
+    else if (d.action === 'idea') this.emit({ type: 'note', message: `idea from track ${r.track}: ${r.description}` })
   }
 
   /** A DHT record this node accepts: its content, result and attestations are facts we may not have seen. */
