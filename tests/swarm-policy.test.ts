@@ -1,5 +1,6 @@
 /** Adoption, trust and the leaderboard: the swarm's pure policy, without a network. */
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import fc from 'fast-check'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -165,6 +166,23 @@ describe('trust', () => {
     expect(book.distrusted(id(verified))).toBe(false)
     // GossipSub's score is only what we saw ourselves.
     expect(book.ownScore(id(stranger))).toBe(0)
+  })
+
+  it('comes to the same judgement whatever order the messages arrive in', async () => {
+    const [me, good, liar, voucher, other] = keys as [PrivateKey, PrivateKey, PrivateKey, PrivateKey, PrivateKey]
+    const g = await result(good, { description: 'g' })
+    const mine = await result(me, { child: g.child, val_bpb: 2.0, description: 'mine of g', time: T + 2000 })
+    const l = await result(liar, { val_bpb: 0.5, description: 'l' })
+    const o = await result(other, { val_bpb: 1.0, description: 'o' })
+    const messages = [g, mine, await attest(me, g, true, 2.0), l, await attest(voucher, l, true, 0.5), await attest(me, l, false, 1.2), o, await attest(good, o, false, 9.0)]
+    const judge = (order: typeof messages): string => {
+      const book = new TrustBook({ self: id(me), margin: MARGIN })
+      for (const m of order) book.add(m)
+      return [good, liar, voucher, other].map(k => `${book.standing(id(k))}:${book.score(id(k))}`).join(' ') + ` ${book.evidence(o).kind}/${book.evidence(o).failed}`
+    }
+    const expected = judge(messages)
+    expect(expected).toBe('verified:1 distrusted:-4 distrusted:-4 unknown:-0.5 claimed/1')
+    fc.assert(fc.property(fc.shuffledSubarray(messages, { minLength: messages.length }), order => { expect(judge(order)).toBe(expected) }), { numRuns: 60 })
   })
 
   it('content nobody served counts against its author; members of a private swarm weigh as attesters', async () => {

@@ -35,6 +35,8 @@ export interface BestKeeperInit {
   learn: (record: BestRecord) => Promise<void>
   /** Our record for a kept result we hold the content of, or null. */
   build: (resultId: string) => Promise<BestRecord | null>
+  /** The result this node ranks first now (to fall back on when its best is dropped). */
+  top?: () => string | undefined
   onEvent: (e: BestEvent) => void
   refreshMs?: number
   /** Aborts DHT work when the node stops. */
@@ -92,11 +94,14 @@ export class BestKeeper implements Component {
     })
   }
 
-  /** Our trust moved: a best of ours whose author (or a voucher) was caught lying is dropped. */
+  /** Our trust moved: a best of ours whose author (or a voucher) was caught lying is dropped for what ranks first now. */
   reconsider (): void {
     this.enqueue(async () => {
       const best = this.init.store.best(this.init.track)
-      if (best != null && !this.init.accepts(best)) await this.init.store.dropBest(this.init.track)
+      if (best == null || this.init.accepts(best)) return
+      await this.init.store.dropBest(this.init.track)
+      const top = this.init.top?.()
+      if (top != null) this.offer(top)
     })
   }
 

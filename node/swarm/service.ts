@@ -136,6 +136,7 @@ export class SwarmService implements Component {
       accepts: rec => this.acceptsRecord(rec),
       learn: async rec => { await this.learn(rec) },
       build: async id => await this.buildRecord(id),
+      top: () => this.board({ track: init.track, limit: 1 })[0]?.result,
       onEvent: emit,
       refreshMs: init.bestRefreshMs,
       signal: init.signal

@@ -104,6 +104,11 @@ export class TrustBook {
     setOf(this.resultsByAuthor, r.author).add(id)
     if (r.status === 'keep') setOf(this.keepsByChild, r.child).add(id)
     const changed: string[] = []
+    // Attestations that came before their result now count towards its author.
+    if ([...this.attestations.get(id)?.keys() ?? []].some(p => p !== this.self && this.attesterWeight(p) > 0)) {
+      this.version++
+      changed.push(r.author)
+    }
     if (r.author === this.self && r.status === 'keep') {
       this.keptContent.add(r.child)
       // Our keep of content we attested: those claims delivered.
