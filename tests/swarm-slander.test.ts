@@ -16,7 +16,7 @@ import { contentHash, encode, encodeMessage, sha256Hex, type AttestationMsg, typ
 import { runCli } from './helpers/cli-run.ts'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import {
-  HARDWARE, LOOPBACK, adopted, attestationFor, fixtureTrain, rawBoardAnswer, rawDial, rawPublishMessage, rawServe, rawSign, rawStore,
+  HARDWARE, LOOPBACK, adopted, baselineDone, attestationFor, fixtureTrain, rawBoardAnswer, rawDial, rawPublishMessage, rawServe, rawSign, rawStore,
   resultFor, sleep, startRawPeer, startTrainer, stopAll, untilSubscribed
 } from './helpers/swarm-procs.ts'
 
@@ -25,9 +25,10 @@ afterAll(cleanupFixtures)
 
 describe('free keys against an honest author', () => {
   it('cannot move its standing where it was reproduced, and forged leaderboard answers are never shown', async () => {
-    // A researches a few experiments and leaves; H reproduces what it kept.
-    const a = await startTrainer('A', { seed: 12, confirm: false, maxExperiments: 4 })
-    const h = await startTrainer('H', { bootstrap: [a.addr!], proposer: 'none' })
+    // A researches a few experiments and leaves; H, already there, reproduces what it kept.
+    const h = await startTrainer('H', { proposer: 'none' })
+    await h.proc.waitFor(baselineDone, 20_000, 'H baseline')
+    const a = await startTrainer('A', { bootstrap: [h.addr!], seed: 12, confirm: false, maxExperiments: 4 })
     await h.proc.waitFor(adopted(a.peerId, 'keep'), 40_000, 'H reproduces A')
     expect(await a.proc.exited).toBe(0)
     const aKeeps = a.proc.filter(e => e.type === 'swarm:published' && e.kind === 'result').length
@@ -62,10 +63,13 @@ describe('free keys against an honest author', () => {
     for (const m of slander) await rawStore(raw, m)
     const from = h.proc.events.length
     await rawDial(raw, h.addr!)
-    await untilSubscribed(raw, [h.peerId])
-    expect(await rawPublishMessage(raw, slander[0]!)).toBeGreaterThan(0)
     const synced = await h.proc.waitFor(e => e.type === 'swarm:synced' && e.peer === raw.peerId, 20_000, 'H syncs the slander', from)
     expect(synced.added).toBe(slander.length)
+    // And on gossip, as its publisher: a message H already has is dropped quietly.
+    await untilSubscribed(raw, [h.peerId])
+    const fresh = await rawSign<AttestationMsg>(raw, { ...attestationFor({ project: h.project, track: before.rows[0]!.track, child: before.rows[0]!.child } as ResultMsg, false, 7.0), result: before.rows[0]!.result })
+    expect(await rawPublishMessage(raw, fresh)).toBeGreaterThan(0)
+    await h.proc.waitFor(e => e.type === 'swarm:received' && e.kind === 'attestation' && e.author === raw.peerId, 10_000, 'H receives the gossiped slander', from)
     await sleep(1000)
 
     // Nothing moved: no trust event, the same score, the same rows (still verified, not disputed), still the best.
