@@ -5,7 +5,6 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { HASH_PATTERN } from '../../protocol/index.ts'
 import { MANIFEST_FILE, loadProject } from '../../trainer/project.ts'
 import { paths } from '../home.ts'
 
@@ -17,12 +16,14 @@ export class UsageError extends Error {
   readonly exitCode = 2
 }
 
+const HASH_RE = /^[0-9a-f]{64}$/
+
 const isFile = async (p: string): Promise<boolean> => await stat(p).then(s => s.isFile(), () => false)
 
 /** Project ids this home has a results log for. */
 export async function knownProjects (home: string): Promise<string[]> {
   const names = await readdir(paths.runs(home)).catch(() => [] as string[])
-  return names.filter(n => HASH_PATTERN.test(n)).sort()
+  return names.filter(n => HASH_RE.test(n)).sort()
 }
 
 async function fromDir (dir: string): Promise<ProjectRef> {
@@ -32,7 +33,7 @@ async function fromDir (dir: string): Promise<ProjectRef> {
 
 export async function resolveProject (home: string, flag?: string): Promise<ProjectRef> {
   if (flag != null) {
-    if (HASH_PATTERN.test(flag)) return { id: flag }
+    if (HASH_RE.test(flag)) return { id: flag }
     const dir = resolve(flag)
     if (await isFile(join(dir, MANIFEST_FILE))) return await fromDir(dir)
     throw new UsageError(`--project ${flag}: neither a 64-hex project id nor a directory with a ${MANIFEST_FILE}`)
