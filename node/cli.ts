@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
+import { TRACK_PATTERN } from '../protocol/constants.ts'
 import type { BootstrapOptions } from '../bootstrap/node.ts'
 import type { LeaderboardOptions } from './commands/leaderboard.ts'
 import type { PlotCommandOptions } from './commands/plot.ts'
@@ -46,7 +47,7 @@ function collect (v: string, prev: string[]): string[] {
 }
 
 function trackName (v: string): string {
-  if (!/^[a-z0-9][a-z0-9-]{0,47}$/.test(v)) throw new InvalidArgumentError('a track looks like cpu, gpu-h100 or apple-m2')
+  if (!TRACK_PATTERN.test(v)) throw new InvalidArgumentError('a track looks like cpu, gpu-h100 or apple-m2')
   return v
 }
 
@@ -110,6 +111,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--project <dir|name|id>', 'project directory, name (e.g. brown-bytes) or id (a prefix will do) (default: the running node\'s project, else the newest run of <home>/project)')
     .option('--track <track>', 'only this hardware track, e.g. cpu or gpu-h100 (default: every track)', trackName)
     .option('--limit <n>', 'rows per track', positiveInt, 10)
+    .option('--all', 'also show rows of authors this node caught lying (ranked last); hidden by default')
     .option('--timeout <seconds>', 'without a running node: leave the swarm after this long, answered or not', positiveNumber, 15)
     .option('--offline', 'without a running node: show only what this home knows, do not ask the swarm')
     .option('--listen <multiaddr>', 'without a running node: address to listen on while asking (repeatable; default a free TCP port)', collect, [])

@@ -7,12 +7,13 @@ const fig = (x: number | null): string => x == null ? '-' : x.toFixed(4)
 
 function text (e: SwarmEvent): string | null {
   switch (e.type) {
-    case 'published': return e.kind === 'status' ? null : `→ published ${e.kind} ${e.id.slice(0, 8)}${e.recipients != null ? ` to ${e.recipients} peers` : ''}`
+    case 'published': return e.kind === 'status' ? null : `→ published ${e.kind} ${e.id.slice(0, 8)}${'recipients' in e && e.recipients != null ? ` to ${e.recipients} peers` : ''}`
     case 'received': return e.kind === 'status' ? null : `← ${e.kind} ${e.id.slice(0, 8)} from ${short(e.author)}`
     case 'rejected': return `✗ rejected gossip from ${short(e.from)}: ${e.reason}`
     case 'adoption-queued': return `↻ will reproduce ${e.result.slice(0, 8)} by ${short(e.author)} (claims ${fig(e.claimed)})`
     case 'attested': return `${e.ok ? '✓ reproduced' : '✗ did not reproduce'} ${e.result.slice(0, 8)} by ${short(e.author)}: ${e.reason}`
-    case 'best': return `★ best on ${e.track}: ${fig(e.val_bpb)} (${e.attestations} attestations, ${e.source})`
+    case 'best': return `★ best on ${e.track}: ${fig(e.val_bpb)} (${e.evidence === 'verified' ? 'verified here' : e.evidence}, ${e.attestations} attestations, from ${e.source})`
+    case 'adoption-dropped': return `✗ dropped ${e.result.slice(0, 8)} by ${short(e.author)}: ${e.reason}`
     case 'synced': return `⇄ synced ${e.added} messages from ${short(e.peer)}${e.rejected > 0 ? `, ${e.rejected} refused` : ''}`
     case 'trust': return `trust in ${short(e.peer)} is now ${e.score}${e.distrusted ? ' (its results are ignored)' : ''}`
     case 'peer': return null

@@ -8,7 +8,7 @@ import { compareBytes, compareCodeUnits } from './canonical.ts'
 import { parseBestRecord } from './best-record.ts'
 import { fail } from './errors.ts'
 import { sha256Hex } from './hash.ts'
-import { compareRanks, rankBestRecord } from './rank.ts'
+import { compareKeys, rankBestRecord } from './rank.ts'
 import { verifyMessage } from './sign.ts'
 import { parseBestKey } from './topics.ts'
 import type { BestRank } from './rank.ts'
@@ -65,7 +65,7 @@ function score (key: Uint8Array, bytes: Uint8Array, index: number): Candidate {
 
 function compareCandidates (a: Candidate, b: Candidate): number {
   if (a.rank !== null && b.rank !== null) {
-    return compareRanks(a.rank, b.rank) || compareBytes(a.bytes, b.bytes) || a.index - b.index
+    return compareKeys(a.rank, b.rank) || compareBytes(a.bytes, b.bytes) || a.index - b.index
   }
   if (a.rank !== null) return -1
   if (b.rank !== null) return 1

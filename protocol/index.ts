@@ -34,8 +34,12 @@ export type { DecodeOptions } from './decode.ts'
 export { signMessage, verifyMessage, publicKeyOf } from './sign.ts'
 export { checkBestRecord, parseBestRecord, encodeBestRecord } from './best-record.ts'
 export { validateBestRecord, selectBestRecord, parseBestRecordForKey } from './dht-record.ts'
-export { rankBestRecord, compareBestRecords } from './rank.ts'
-export type { BestRank } from './rank.ts'
+export {
+  EVIDENCE_KINDS, rankKey, compareRanked, compareKeys, recordEvidence, rankBestRecord, compareBestRecords, median
+} from './rank.ts'
+export type { BestRank, Evidence, EvidenceKind, Rankable, RankKey } from './rank.ts'
+export { figureOf, claimedFigure, wireFigures } from './figure.ts'
+export type { Figures } from './figure.ts'
 export {
   PROTOCOL_PREFIX, protocolId, FETCH_PROTOCOL, SYNC_PROTOCOL, LEADERBOARD_PROTOCOL, KAD_PROTOCOL,
   topicFor, parseTopic, BEST_KEY_PREFIX, bestKey, parseBestKey

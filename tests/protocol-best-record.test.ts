@@ -4,7 +4,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  compareBestRecords, contentHash, encode, encodeBestRecord, parseBestRecord, rankBestRecord, selectBestRecord,
+  compareBestRecords, contentHash, encode, encodeBestRecord, parseBestRecord, rankBestRecord, recordEvidence, selectBestRecord,
   validateBestRecord
 } from '../protocol/index.ts'
 import type { BestRecord } from '../protocol/index.ts'
@@ -42,18 +42,21 @@ describe('rankBestRecord', () => {
     const self = await forceSign(attestationBody(record.result, { val_bpb: 0.1 }), keys.a)
     const withSelf: BestRecord = { ...record, attestations: [self] }
     expect(rankBestRecord(withSelf).slice(0, 3)).toEqual(rankBestRecord(record).slice(0, 3))
-    expect(rankBestRecord(withSelf)[0]).toBe(-0)
+    expect(recordEvidence(withSelf)).toMatchObject({ kind: 'claimed', reproducers: 0 })
+    expect(rankBestRecord(withSelf)[0]).toBe(1) // the claimed tier
   })
 
-  it('takes the median of ok attestations (verified_bpb first) and counts failures', async () => {
+  it('takes the median of what ok attesters measured (their val_bpb, the figure rule) and counts failures', async () => {
     const record = await makeBest(keys, {
       attesters: [{ key: keys.b, val_bpb: 2.0 }, { key: keys.c, val_bpb: 2.4 }, { key: keys.d, ok: false, val_bpb: 3 }]
     })
-    const [okRank, bpb, failed] = rankBestRecord(record)
-    expect(okRank).toBe(-1) // two ok attesters, capped: reproduced is a tier
+    const [tier, bpb, failed] = rankBestRecord(record)
+    expect(tier).toBe(0) // two ok attesters, capped: reproduced is a tier
+    expect(recordEvidence(record)).toMatchObject({ kind: 'reproduced', reproducers: 1 })
     expect(bpb).toBeCloseTo(2.2, 12)
     expect(failed).toBe(1)
-    const verified = await forceSign(attestationBody(record.result, { val_bpb: 2.0, verified_bpb: 2.6 }), keys.e)
+    // On the wire val_bpb is the attester's decision figure; verified_bpb only says it was verified.
+    const verified = await forceSign(attestationBody(record.result, { val_bpb: 2.6, verified_bpb: 2.6 }), keys.e)
     expect(rankBestRecord({ ...record, attestations: [...record.attestations, verified] })[1]).toBe(2.4)
   })
 })

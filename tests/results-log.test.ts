@@ -49,7 +49,7 @@ describe('ResultsLog', () => {
   it('round-trips records, extra fields included, creating parent directories', async () => {
     const log = new ResultsLog({ tsvPath, jsonlPath })
     expect(await log.readAll()).toEqual([])
-    const a = record(1, { origin: { peer: '12D3KooW', seq: 7 }, branch: 'swarm/t' })
+    const a = record(1, { origin: { result: 'a'.repeat(64), author: '12D3KooW', claimed: 1.1, track: 'cpu' }, branch: 'swarm/t' })
     const b = record(2, { status: 'discard', val_bpb: null, verified_bpb: null })
     await log.append(a)
     await log.append(b)

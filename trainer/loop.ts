@@ -5,13 +5,13 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { contentHash, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
+import { contentHash, figureOf, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
 import { CandidateRejected, checkCandidate } from './check.ts'
 import { afterConfirm, firstLook, mean } from './decide.ts'
 import { measure, type Measurement } from './measure.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
 import type { CrashReport, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
-import type { ExperimentRecord } from './results-log.ts'
+import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
 
 export type ExperimentKind = 'baseline' | 'candidate' | 'confirm'
@@ -19,20 +19,35 @@ export type ExperimentKind = 'baseline' | 'candidate' | 'confirm'
 export type LoopEvent =
   | { type: 'experiment-start', seq: number, kind: ExperimentKind, description: string }
   | { type: 'progress', seq: number, kind: ExperimentKind, elapsedS: number, budgetS?: number, lastLine: string }
-  | { type: 'experiment-end', record: ExperimentRecord, diff: string, baselineBefore: number | null, baselineAfter: number | null }
+  /** `files`: the editable files the experiment ran (the baseline's, for a baseline); `origin`: the peer's result it reproduced. */
+  | { type: 'experiment-end', record: ExperimentRecord, diff: string, files: Record<string, string>, origin?: ExperimentOrigin, baselineBefore: number | null, baselineAfter: number | null }
   | { type: 'log', level: 'info' | 'warn', message: string }
   | { type: 'idle', reason: string }
 
 /** A candidate from the swarm: a peer's kept result, to reproduce here. */
 export interface Adoption {
   proposal: Proposal
-  origin: { result: string, author: string, claimed: number | null, track: string }
+  origin: ExperimentOrigin
+}
+
+/** What an inbox may know of the loop: a copy, never the session itself. */
+export interface AdoptionSnapshot {
+  baseline: { content: string, value: number | null }
+  /** Contents already run against this baseline. */
+  tried: ReadonlySet<string>
+  /** Experiments recorded so far (budgets are counted in them). */
+  experiments: number
+  /** The largest gain (baseline minus figure) of a keep here: what this node has seen to be possible. */
+  largestGain: number
 }
 
 /** Where adoptions come from (the swarm service); absent when offline. */
 export interface AdoptionInbox {
-  /** The best adoption worth trying against the current baseline, or null. */
-  next (session: Session, signal: AbortSignal): Promise<Adoption | null>
+  /**
+   * The best adoption worth trying against this baseline whose content is
+   * already here, or null; never waits on the network.
+   */
+  next (snapshot: AdoptionSnapshot, signal: AbortSignal): Promise<Adoption | null>
   /** Resolves when something new may be worth adopting (or after `ms`). */
   wait (ms: number, signal: AbortSignal): Promise<void>
 }
@@ -82,7 +97,7 @@ async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind): Prom
   })
 }
 
-function baseRecord (s: Session, seq: number, startedAt: number): Pick<ExperimentRecord, 'id' | 'seq' | 'track' | 'started_at' | 'finished_at'> & Record<string, unknown> {
+function baseRecord (s: Session, seq: number, startedAt: number): Pick<ExperimentRecord, 'id' | 'seq' | 'track' | 'started_at' | 'finished_at' | 'branch' | 'project'> {
   return { id: `${s.runTag}-${seq}`, seq, track: s.track, started_at: startedAt, finished_at: Date.now(), branch: s.workspace.branch, project: s.project.id }
 }
 
@@ -91,10 +106,10 @@ function recordFields (m: Measurement): Pick<ExperimentRecord, 'val_bpb' | 'veri
   return { val_bpb: m.reported, verified_bpb: m.verified, memory_gb: vram / 1024, reason: m.reason, metrics: { ...m.summary, run_seconds: m.runSeconds, verify_seconds: m.verifySeconds } }
 }
 
-async function append (o: LoopOptions, rec: ExperimentRecord, diff: string, before: number | null): Promise<void> {
+async function append (o: LoopOptions, rec: ExperimentRecord, diff: string, files: Record<string, string>, before: number | null): Promise<void> {
   await o.session.log.append(rec)
   o.session.history.push(rec)
-  o.onEvent({ type: 'experiment-end', record: rec, diff, baselineBefore: before, baselineAfter: o.session.baseline.value })
+  o.onEvent({ type: 'experiment-end', record: rec, diff, files, ...(rec.origin != null ? { origin: rec.origin } : {}), baselineBefore: before, baselineAfter: o.session.baseline.value })
 }
 
 /** Measures the workspace head as the baseline (first start, or after a new budget). */
@@ -112,13 +127,23 @@ export async function runBaseline (o: LoopOptions): Promise<boolean> {
     child: s.baseline.content, ...recordFields(m)
   }
   s.baseline.record = rec
-  await append(o, rec, '', null)
+  await append(o, rec, '', s.baseline.files, null)
   return true
 }
 
 /** Content hashes already tried against the current baseline: never run the same candidate twice. */
 export function triedAgainst (s: Session): Set<string> {
-  return new Set(s.history.filter(r => r.parent === s.baseline.commit && typeof r.child === 'string').map(r => r.child as string))
+  return new Set(s.history.filter(r => r.parent === s.baseline.commit && r.child != null).map(r => r.child!))
+}
+
+/** What the adoption inbox may see of the session. */
+export function adoptionSnapshot (s: Session): AdoptionSnapshot {
+  let largestGain = 0
+  for (const r of s.history) {
+    const figure = figureOf(r)
+    if (r.status === 'keep' && figure != null && r.baseline_bpb != null) largestGain = Math.max(largestGain, r.baseline_bpb - figure)
+  }
+  return { baseline: { content: s.baseline.content, value: s.baseline.value }, tried: triedAgainst(s), experiments: s.history.length, largestGain }
 }
 
 function swarmContext (o: LoopOptions): ProposeContext['swarm'] {
@@ -144,9 +169,9 @@ async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
     editable: s.project.manifest.editable,
     parent: s.baseline.commit,
     history: s.history.map(r => ({
-      parent: r.parent, status: r.status, description: r.description, val_bpb: r.verified_bpb ?? r.val_bpb,
-      baseline_bpb: r.baseline_bpb as number | null | undefined, detail: r.detail as Record<string, unknown> | undefined,
-      child: r.child as string | undefined, proposer: r.proposer, reason: r.reason, finished_at: r.finished_at
+      parent: r.parent, status: r.status, description: r.description, val_bpb: figureOf(r),
+      baseline_bpb: r.baseline_bpb, detail: r.detail,
+      child: r.child, proposer: r.proposer, reason: r.reason, finished_at: r.finished_at
     })),
     tried: triedAgainst(s),
     signal: o.signal,
@@ -223,7 +248,7 @@ async function experiment (o: LoopOptions, proposal: Proposal, proposer: string,
   } else {
     await ws.resetTo(s.baseline.commit)
   }
-  await append(o, rec, diff, before)
+  await append(o, rec, diff, files, before)
   return { rec, files, tail: m.tail }
 }
 
@@ -264,7 +289,7 @@ export async function runLoop (o: LoopOptions): Promise<void> {
   let idleSaid = false
   while (!o.signal.aborted && (o.maxExperiments === undefined || done < o.maxExperiments)) {
     // A better baseline found elsewhere comes first: the agent's idea can wait.
-    const adoption = o.inbox != null ? await o.inbox.next(s, o.signal) : null
+    const adoption = o.inbox != null ? await o.inbox.next(adoptionSnapshot(s), o.signal) : null
     const proposal = adoption?.proposal ?? await propose(o)
     if (o.signal.aborted) return
     if (proposal == null) {

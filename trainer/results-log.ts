@@ -8,14 +8,29 @@ import { existsSync } from 'node:fs'
 import { mkdir, open, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
+/** Where a reproduction came from: the peer's result this experiment re-ran. */
+export interface ExperimentOrigin {
+  /** Message id of the peer's Result. */
+  result: string
+  /** Its author's peer id. */
+  author: string
+  /** The figure it claimed (protocol/figure.ts). */
+  claimed: number | null
+  track: string
+}
+
+/**
+ * One experiment as the results log keeps it. The figure it stands for is
+ * `figureOf(record)` (protocol/figure.ts): decision, else verified, else reported.
+ */
 export interface ExperimentRecord {
   id: string                 // unique experiment id (e.g. `${runTag}-${seq}`)
   seq: number
   commit: string             // candidate commit sha (short 7 in results.tsv, full here)
   parent: string             // baseline commit sha
   status: 'keep' | 'discard' | 'crash' | 'invalid' | 'baseline'
-  val_bpb: number | null     // reported by the run
-  verified_bpb: number | null// re-measured by the node from ONNX
+  val_bpb: number | null     // reported by the run (the first run when confirmed)
+  verified_bpb: number | null// re-measured by the node from ONNX (the first run)
   memory_gb: number          // peak_vram_mb / 1024, 0 on CPU
   description: string
   reason: string
@@ -23,7 +38,22 @@ export interface ExperimentRecord {
   metrics: Record<string, number | string>
   track: string
   started_at: number; finished_at: number   // ms epoch
-  [k: string]: unknown       // room for later fields (origin, child content hash, ...)
+  /** The git branch it ran on (records written before branches were recorded lack it). */
+  branch?: string
+  /** Project id. */
+  project?: string
+  /** Content hash of the candidate (of the baseline, for a baseline record). */
+  child?: string
+  /** Content hash of the baseline the candidate was made on. */
+  parent_content?: string
+  /** What the keep rule compared: the mean of the confirming runs (null for a crash). */
+  decision_bpb?: number | null
+  /** The baseline figure the candidate had to beat. */
+  baseline_bpb?: number | null
+  /** The proposer's structured detail (mutated constant, token usage, ...). */
+  detail?: Record<string, unknown>
+  /** Set when this experiment reproduced a peer's result. */
+  origin?: ExperimentOrigin
 }
 
 export interface ResultsLogOptions {

@@ -4,7 +4,7 @@
  * git workspace, the results log, and the baseline to resume from.
  */
 import { join } from 'node:path'
-import { contentHash } from '../protocol/index.ts'
+import { contentHash, figureOf } from '../protocol/index.ts'
 import { detectHardware, trackFor, type Hardware } from './hardware.ts'
 import { loadProject, type Project } from './project.ts'
 import { findPython, substitutePython } from './python.ts'
@@ -135,7 +135,8 @@ export async function openSession (opts: SessionOptions): Promise<Session> {
       commit: head,
       files,
       content: contentHash(files),
-      value: usable ? (resume.verified_bpb ?? resume.val_bpb) : null,
+      // The figure the loop compared when it kept this baseline (the mean of its confirming runs).
+      value: usable ? figureOf(resume) : null,
       record: usable ? resume : null
     }
   }

@@ -10,14 +10,13 @@ import { detectHardware, trackFor } from '../../trainer/hardware.ts'
 import { findNode } from '../control/client.ts'
 import { EXIT_UNREACHABLE } from '../control/constants.ts'
 import { age, bpb, hardwareShort, shortPeer, signed, table } from '../control/format.ts'
-import { mergeBoards } from '../control/board.ts'
 import { readLocalBoard } from '../control/local-board.ts'
 import { resolveProject, type ProjectRef } from '../control/project-ref.ts'
 import { askSwarmBriefly } from '../control/swarm-query.ts'
 import type { BoardAnswer, NodeState } from '../control/view.ts'
 import type { NetworkFlags } from '../network-config.ts'
 import type { Output } from '../output.ts'
-import type { LeaderboardRow } from '../swarm/leaderboard.ts'
+import { evidenceLabel, rankRows, type LeaderboardRow } from '../swarm/leaderboard.ts'
 
 /** A hung nvidia-smi must not eat the --timeout. */
 const HARDWARE_PROBE_MS = 2000
@@ -26,13 +25,15 @@ export interface LeaderboardOptions extends NetworkFlags {
   project?: string
   track?: string
   limit?: number
+  /** Also rows of authors caught lying. */
+  all?: boolean
   /** Seconds, for the swarm path. */
   timeout: number
   /** Without a running node: only what this home knows, no swarm. */
   offline?: boolean
 }
 
-const FOOTNOTE = '(val_bpb: the median of what reproducing peers measured; with atts 0, the author\'s own figure. delta: vs the first baseline of the track)'
+const FOOTNOTE = '(evidence: verified here = measured by this node; reproduced by N = the median of N peers this node trusts; claimed = the author\'s word only, ranked below both. atts: peers that attested it, trusted or not. delta: vs the first baseline of the track)'
 
 function render (rows: LeaderboardRow[], title: (project: string, track: string) => string): string {
   const groups = new Map<string, LeaderboardRow[]>()
@@ -42,9 +43,9 @@ function render (rows: LeaderboardRow[], title: (project: string, track: string)
   }
   const parts: string[] = []
   for (const list of groups.values()) {
-    const t = table(['rank', 'val_bpb', 'delta', 'atts', 'author', 'hardware', 'age', 'description'],
-      list.map(r => [String(r.rank), bpb(r.val_bpb), signed(r.delta), String(r.attestations), shortPeer(r.author), hardwareShort(r.hardware), age(r.time), r.description]),
-      ['r', 'r', 'r', 'r', 'l', 'l', 'r', 'l'])
+    const t = table(['rank', 'val_bpb', 'evidence', 'delta', 'atts', 'author', 'hardware', 'age', 'description'],
+      list.map(r => [String(r.rank), bpb(r.val_bpb), evidenceLabel(r), signed(r.delta), String(r.attestations), shortPeer(r.author), hardwareShort(r.hardware), age(r.time), r.description]),
+      ['r', 'r', 'l', 'r', 'r', 'l', 'l', 'r', 'l'])
     parts.push(`${title(list[0]!.project, list[0]!.track)}\n${t}`)
   }
   return parts.join('\n\n') + '\n' + FOOTNOTE
@@ -61,8 +62,15 @@ function board (rows: LeaderboardRow[], project: ProjectRef, track: string | und
 const sameBoard = (a: LeaderboardRow[], b: LeaderboardRow[]): boolean =>
   a.length === b.length && a.every((r, i) => r.result === b[i]!.result && r.val_bpb === b[i]!.val_bpb && r.attestations === b[i]!.attestations)
 
+/** The swarm's rows plus this node's own keeps that no peer has heard of, ranked together. */
+function withOwnKeeps (swarm: LeaderboardRow[], own: LeaderboardRow[], limit?: number): LeaderboardRow[] {
+  const known = new Set(swarm.map(r => `${r.track}/${r.child}`))
+  const strip = ({ rank: _rank, ...row }: LeaderboardRow): Omit<LeaderboardRow, 'rank'> => row
+  return rankRows([...swarm, ...own.filter(r => !known.has(`${r.track}/${r.child}`))].map(strip), limit)
+}
+
 export async function leaderboard (home: string, opts: LeaderboardOptions, out: Output): Promise<number> {
-  const q = { track: opts.track, limit: opts.limit }
+  const q = { track: opts.track, limit: opts.limit, all: opts.all === true ? 1 : undefined }
   const node = await findNode(home)
   if (node != null) {
     const state = await node.get<NodeState>('/api/status')
@@ -76,7 +84,7 @@ export async function leaderboard (home: string, opts: LeaderboardOptions, out: 
 
   const project = await resolveProject(home, opts.project)
   const hardware = await detectHardware({ timeoutMs: HARDWARE_PROBE_MS })
-  const local = await readLocalBoard(home, project.id, q, hardware)
+  const local = await readLocalBoard(home, project.id, { track: opts.track, limit: opts.limit, all: opts.all }, hardware)
   const localFrom = `from ${local.from}`
   const localDoc = { rows: local.rows, from: local.from }
   // What the home knows is shown before the swarm is asked, which takes seconds.
@@ -87,7 +95,7 @@ export async function leaderboard (home: string, opts: LeaderboardOptions, out: 
   }
   if (!out.json) process.stderr.write(`asking the swarm (up to ${opts.timeout} s; --offline skips this)…\n`)
   // The DHT is keyed by track: this machine's is worth asking even when no peer names it.
-  const res = await askSwarmBriefly(opts, project.id, { ...q, tracks: [trackFor(hardware)] }, opts.timeout * 1000)
+  const res = await askSwarmBriefly(opts, project.id, { track: opts.track, limit: opts.limit, all: opts.all, tracks: [trackFor(hardware)] }, opts.timeout * 1000, home)
   if (res.connected === 0) {
     const why = `no peer of the swarm answered within ${opts.timeout}s: pass --bootstrap <multiaddr> of a swarm member (or a bootstrap node), use mDNS on the same LAN, or start a node with \`npx swarm-node start\``
     if (local.rows.length === 0) return out.fail(`no node runs with the home ${home}, this home knows no kept results for ${nameOf(project)}, and ${why}`, EXIT_UNREACHABLE)
@@ -95,12 +103,12 @@ export async function leaderboard (home: string, opts: LeaderboardOptions, out: 
     else process.stderr.write(`${why}\n(the board above is what this home knows)\n`)
     return 0
   }
-  // The swarm's rows and ours, ranked together by the one ranking.
-  const rows = mergeBoards([local.rows, res.rows], [], project.id, q)
+  // The swarm was ranked with this home's store as evidence already; keeps only in the results log join by the same rule.
+  const rows = local.source === 'log' ? withOwnKeeps(res.rows, local.rows, opts.limit) : res.rows
   const from = `from the swarm (${res.answered} of ${res.asked} peers answered)${local.rows.length > 0 ? ' and this home' : ''}`
   const text = local.rows.length > 0 && sameBoard(rows, local.rows)
     ? `the swarm adds nothing (${res.answered} of ${res.asked} peers answered)`
     : board(rows, project, opts.track, from)
-  out.result({ source: 'swarm', project: { ...project }, rows, local: localDoc, asked: res.asked, answered: res.answered, connected: res.connected, errors: res.errors }, text)
+  out.result({ source: 'swarm', project: { ...project }, rows, local: localDoc, asked: res.asked, answered: res.answered, refused: res.refused, connected: res.connected, errors: res.errors }, text)
   return 0
 }

@@ -16,8 +16,8 @@ export async function results (home: string, opts: ResultsOptions, out: Output):
   // With --json the warnings travel inside the one document; otherwise on stderr.
   if (!out.json) for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`)
   const rows = res.records.map(r => {
-    const origin = r.origin as { author?: string } | undefined
-    return [String(r.seq), r.commit.slice(0, 7), bpb(r.val_bpb), bpb(r.verified_bpb), bpb(r.decision_bpb as number | null | undefined),
+    const origin = r.origin
+    return [String(r.seq), r.commit.slice(0, 7), bpb(r.val_bpb), bpb(r.verified_bpb), bpb(r.decision_bpb),
       (r.memory_gb ?? 0).toFixed(1), r.status, age(r.finished_at), `${r.description}${origin?.author != null ? ` (adopted from …${origin.author.slice(-6)})` : ''}`]
   })
   const name = projectTitle(res.project)

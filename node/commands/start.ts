@@ -5,7 +5,8 @@
  * flush the store and leave the swarm; a second signal exits at once.
  */
 import { join, resolve } from 'node:path'
-import { runLoop, type LoopEvent } from '../../trainer/loop.ts'
+import { adoptionSnapshot, runLoop, type LoopEvent } from '../../trainer/loop.ts'
+import { wireHardware } from '../../trainer/hardware.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
@@ -20,7 +21,8 @@ import type { NetworkFlags } from '../network-config.ts'
 import type { Output } from '../output.ts'
 import { createRenderer } from '../render.ts'
 import { renderSwarmEvent } from '../render-swarm.ts'
-import { SwarmService, type SwarmEvent } from '../swarm/service.ts'
+import { swarmComponents } from '../swarm/components.ts'
+import { swarmService, type SwarmEvent, type SwarmService } from '../swarm/service.ts'
 import { SwarmStore } from '../swarm/store.ts'
 
 export interface StartOptions extends NetworkFlags {
@@ -53,24 +55,30 @@ export interface StartOptions extends NetworkFlags {
 interface Swarm { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
 
 async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Session, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
-  // The service (and its trust book) comes after the node; GossipSub reads the score lazily.
-  let trust: (peer: string) => number = () => 0
-  const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
+  // The service (and its trust book) comes after the node; GossipSub and the DHT validator ask it lazily.
+  let service: SwarmService | undefined
+  const { node, plan } = await assembleNode(identity.privateKey, opts, {
+    trust: peer => service?.trust.ownScore(peer) ?? 0,
+    acceptBest: record => service?.acceptsRecord(record) ?? true
+  })
   const store = await SwarmStore.open(join(home, 'store', session.project.id))
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
-  const service = new SwarmService({
-    node,
+  const m = session.project.manifest
+  service = swarmService({
     privateKey: identity.privateKey,
     peerId: identity.peerId,
-    session,
+    project: { id: session.project.id, margin: m.noise_margin, timeoutS: m.timeout_s, editable: m.editable },
+    track: session.track,
+    hardware: wireHardware(session.hardware),
     store,
     adopt: opts.adopt,
+    privateSwarm: plan.private,
+    initial: { ...adoptionSnapshot(session), kept: session.history.filter(r => r.status === 'keep').length },
     signal,
     onEvent: e => { renderSwarmEvent(out, e); onSwarmEvent?.(e) },
     statusIntervalMs: opts.statusInterval != null ? opts.statusInterval * 1000 : undefined,
     bestRefreshMs: opts.bestInterval != null ? opts.bestInterval * 1000 : undefined
-  })
-  trust = peer => service.trust.score(peer)
+  })(swarmComponents(node))
   await service.start()
   const addrs = node.getMultiaddrs().map(a => a.toString())
   out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, mdns: plan.mdns, bootstrap: plan.bootstrap },
@@ -194,12 +202,12 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
 function liveSummary (session: Session, swarm: Swarm | null): string {
   const f = (x: number | null | undefined): string => x == null ? '-' : x.toFixed(4)
   const kept = session.history.filter(r => r.status === 'keep').length
-  const best = swarm?.store.best(session.track)?.result
+  const best = swarm?.service.board({ track: session.track, limit: 1 })[0]
   const adopted = session.history.findLast(r => r.origin != null && r.status === 'keep')
   return [
     swarm != null ? `${swarm.node.getPeers().length} peers` : 'offline',
     `base ${f(session.baseline.value)}`,
-    swarm != null ? `swarm ${f(best?.verified_bpb ?? best?.val_bpb)}` : '',
+    swarm != null ? `swarm ${f(best?.val_bpb)}` : '',
     `${session.history.length} done/${kept} kept`,
     adopted != null ? `adopted #${adopted.seq}` : ''
   ].filter(x => x !== '').join(' · ')

@@ -5,11 +5,12 @@ import { countsPhrase } from '../control/records.ts'
 import type { NodeState } from '../control/view.ts'
 import type { Output } from '../output.ts'
 import { runClock } from '../render.ts'
+import { evidenceLabel } from '../swarm/leaderboard.ts'
 
 function bestLine (s: NodeState): string {
   // Offline there is no swarm: the best known is this node's own keep, and saying "-" would read as "nothing".
   if (s.offline) return `${s.best == null ? 'nothing kept yet' : `${bpb(s.best.val_bpb)} (this node's own)`} on ${s.track}  (offline: no swarm to compare with)`
-  return `${s.best == null ? 'none known yet' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`
+  return `${s.best == null ? 'none known yet' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${evidenceLabel({ ...s.best, failed: 0 })}, ${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`
 }
 
 function describe (s: NodeState, dashboard: string): string {

@@ -2,6 +2,7 @@
  * Filters over the local experiment history (pure), shared by the control API
  * and `swarm-node results` reading the JSONL file directly.
  */
+import { figureOf } from '../../protocol/index.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 
 export const RECORD_STATUSES = ['keep', 'discard', 'crash', 'invalid', 'baseline'] as const
@@ -43,10 +44,9 @@ export function filterRecords (records: ExperimentRecord[], f: RecordFilter): Ex
   return out
 }
 
-/** The figure a record stands for: the decision (mean of confirming runs), else verified, else reported. */
+/** The figure a record stands for: the one figure rule (protocol/figure.ts). */
 export function recordFigure (r: ExperimentRecord): number | null {
-  for (const x of [r.decision_bpb, r.verified_bpb, r.val_bpb]) if (typeof x === 'number' && Number.isFinite(x)) return x
-  return null
+  return figureOf(r)
 }
 
 export interface RecordCounts { recorded: number, baselines: number, experiments: number, kept: number }

@@ -3,6 +3,7 @@
  * parameters are checked and turned into typed filters, and a bad one is a
  * 400 with a sentence, never a guess.
  */
+import { HASH_PATTERN, TRACK_PATTERN } from '../../protocol/index.ts'
 import type { LeaderboardQuery } from '../swarm/leaderboard.ts'
 import { isRecordStatus, type RecordFilter } from './records.ts'
 
@@ -16,9 +17,6 @@ export interface ControlSource {
 }
 
 export class BadRequest extends Error {}
-
-const HASH_RE = /^[0-9a-f]{64}$/
-const TRACK_RE = /^[a-z0-9][a-z0-9-]{0,47}$/
 
 function int (params: URLSearchParams, name: string, min: number, max: number): number | undefined {
   const v = params.get(name)
@@ -37,9 +35,17 @@ export function recordFilter (params: URLSearchParams): RecordFilter {
 export function boardQuery (params: URLSearchParams): LeaderboardQuery {
   const project = params.get('project') ?? undefined
   const track = params.get('track') ?? undefined
-  if (project != null && !HASH_RE.test(project)) throw new BadRequest('project must be a 64-hex project id')
-  if (track != null && !TRACK_RE.test(track)) throw new BadRequest('track must look like cpu or gpu-h100')
-  return { project, track, limit: int(params, 'limit', 1, 100) }
+  if (project != null && !HASH_PATTERN.test(project)) throw new BadRequest('project must be a 64-hex project id')
+  if (track != null && !TRACK_PATTERN.test(track)) throw new BadRequest('track must look like cpu or gpu-h100')
+  return { project, track, limit: int(params, 'limit', 1, 100), all: flag(params, 'all') }
+}
+
+/** A yes/no parameter: `1`/`true` or `0`/`false`; absent is no. */
+function flag (params: URLSearchParams, name: string): boolean {
+  const v = params.get(name)
+  if (v == null || v === '0' || v === 'false') return false
+  if (v === '1' || v === 'true' || v === '') return true
+  throw new BadRequest(`${name} must be 1 or 0`)
 }
 
 /** The JSON answer to GET `path`, or undefined when there is no such route. */

@@ -4,19 +4,19 @@
  * read from the session and the swarm parts `start` holds. It also turns loop
  * and swarm events into feed events and remembers the experiment in flight.
  */
-import { messageId, type ResultMsg } from '../../protocol/index.ts'
+import { claimedFigure, figureOf, messageId, type EvidenceKind, type ResultMsg } from '../../protocol/index.ts'
 import { wireHardware, type Hardware } from '../../trainer/hardware.ts'
 import type { LoopEvent } from '../../trainer/loop.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
-import { computeLeaderboard, type LeaderboardQuery, type LeaderboardRow } from '../swarm/leaderboard.ts'
+import type { LeaderboardQuery, LeaderboardRow } from '../swarm/leaderboard.ts'
 import type { SwarmEvent, SwarmService } from '../swarm/service.ts'
 import type { SwarmStore } from '../swarm/store.ts'
 import { localBoard } from './board.ts'
 import { MAX_CHART_RESULTS, PROGRESS_EVERY_MS, SWARM_QUERY_TIMEOUT_MS } from './constants.ts'
 import type { Feed } from './feed.ts'
-import { countRecords, filterRecords, recordFigure, type RecordFilter } from './records.ts'
+import { countRecords, filterRecords, type RecordFilter } from './records.ts'
 import { askSwarm } from './swarm-query.ts'
 
 export interface SwarmParts { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
@@ -49,8 +49,8 @@ export interface NodeState {
   baselines: number
   experiments: number
   kept: number
-  /** The swarm's best on this node's track, as this node knows it. */
-  best: { val_bpb: number | null, author: string, attestations: number, result: string } | null
+  /** The swarm's best on this node's track, as this node ranks it (the top of its leaderboard). */
+  best: { val_bpb: number | null, author: string, attestations: number, result: string, evidence: EvidenceKind, reproducers: number } | null
 }
 
 export interface PeerInfo {
@@ -65,7 +65,8 @@ export interface PeerInfo {
 /** A swarm result reduced to what the chart and the feed draw. */
 export interface ChartResult { id: string, author: string, track: string, status: string, val_bpb: number | null, description: string, time: number }
 
-export interface BoardAnswer { source: 'node' | 'swarm', project: string, rows: LeaderboardRow[], asked?: number, answered?: number, errors?: string[] }
+/** `refused`: frames of peers' answers that were not valid signed messages of the project (never shown). */
+export interface BoardAnswer { source: 'node' | 'swarm', project: string, rows: LeaderboardRow[], asked?: number, answered?: number, refused?: number, errors?: string[] }
 
 const ids = new WeakMap<ResultMsg, string>()
 function idOf (r: ResultMsg): string {
@@ -75,7 +76,7 @@ function idOf (r: ResultMsg): string {
 }
 
 function chartResult (r: ResultMsg): ChartResult {
-  return { id: idOf(r), author: r.author, track: r.track, status: r.status, val_bpb: r.verified_bpb ?? r.val_bpb, description: r.description, time: r.time }
+  return { id: idOf(r), author: r.author, track: r.track, status: r.status, val_bpb: claimedFigure(r), description: r.description, time: r.time }
 }
 
 function countsOf (history: ExperimentRecord[]): Pick<NodeState, 'baselines' | 'experiments' | 'kept'> {
@@ -107,7 +108,7 @@ export class NodeView {
         return
       case 'experiment-end':
         this.current = null
-        this.feed.publish('experiment-end', { record: e.record, baseline: e.baselineAfter, val_bpb: recordFigure(e.record) })
+        this.feed.publish('experiment-end', { record: e.record, baseline: e.baselineAfter, val_bpb: figureOf(e.record) })
         return
       case 'log':
       case 'idle':
@@ -125,12 +126,9 @@ export class NodeView {
   state (): NodeState {
     const s = this.session
     const swarm = this.parts.swarm
-    const record = swarm?.store.best(s.track)
-    // Before a best record is known (the DHT write lags), the top of our own board stands in.
-    const top = record == null ? this.board({ track: s.track, limit: 1 })[0] : undefined
-    const best = record != null
-      ? { val_bpb: record.result.verified_bpb ?? record.result.val_bpb, author: record.result.author, attestations: record.attestations.length, result: idOf(record.result) }
-      : top != null ? { val_bpb: top.val_bpb, author: top.author, attestations: top.attestations, result: top.result } : null
+    // The same rule and evidence as the leaderboard: the best is its first row.
+    const top = this.board({ track: s.track, limit: 1 })[0]
+    const best = top != null ? { val_bpb: top.val_bpb, author: top.author, attestations: top.attestations, result: top.result, evidence: top.evidence, reproducers: top.reproducers } : null
     return {
       peerId: this.parts.peerId,
       pid: process.pid,
@@ -185,7 +183,7 @@ export class NodeView {
     const swarm = this.parts.swarm
     const project = s.project.id
     return swarm != null
-      ? computeLeaderboard(swarm.store.results(), swarm.store.attestations(), { ...q, project })
+      ? swarm.service.board(q)
       : localBoard(s.history, { project, peerId: this.parts.peerId, hardware: wireHardware(s.hardware) }, q)
   }
 
@@ -197,7 +195,8 @@ export class NodeView {
     if (project === s.project.id) return { source: 'node', project, rows: this.board(q) }
     if (swarm == null) throw new Error(`this node is offline and only knows its own project ${s.project.id.slice(0, 12)}`)
     const deadline = AbortSignal.timeout(SWARM_QUERY_TIMEOUT_MS)
-    const res = await askSwarm(swarm.node, project, q, signal != null ? AbortSignal.any([signal, deadline]) : deadline)
-    return { source: 'swarm', project, rows: res.rows, asked: res.asked, answered: res.answered }
+    // Another project's board, ranked by what this node has seen of its peers.
+    const res = await askSwarm(swarm.node, project, q, { self: this.parts.peerId, known: swarm.service.trust }, signal != null ? AbortSignal.any([signal, deadline]) : deadline)
+    return { source: 'swarm', project, rows: res.rows, asked: res.asked, answered: res.answered, refused: res.refused }
   }
 }

@@ -36,7 +36,7 @@
     $('baseline').textContent = fig(s.baseline.value)
     $('baseline-sub').textContent = `at ${s.baseline.commit.slice(0, 7)} on ${s.branch}`
     $('best').textContent = s.best ? fig(s.best.val_bpb) : '-'
-    $('best-sub').textContent = s.best ? `by ${short(s.best.author)}, ${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'}` : 'none known yet'
+    $('best-sub').textContent = s.best ? `by ${short(s.best.author)}, ${evidenceText(s.best)}` : 'none known yet'
     $('experiments').textContent = String(s.experiments)
     $('kept').textContent = `${s.kept} kept · proposer ${s.proposer}`
     $('peer-count').textContent = s.offline ? 'offline' : String(s.peers)
@@ -89,6 +89,12 @@
     $('no-peers').hidden = state.peers.length > 0
   }
 
+  // What backs a row's figure, as the leaderboard command says it.
+  function evidenceText (r) {
+    const base = r.evidence === 'verified' ? 'verified here' : r.evidence === 'reproduced' ? `reproduced by ${r.reproducers}` : r.evidence
+    return r.failed > 0 && r.evidence !== 'distrusted' ? `${base}, disputed` : base
+  }
+
   function renderBoard () {
     const body = $('board').tBodies[0]
     body.textContent = ''
@@ -97,7 +103,8 @@
       const tr = document.createElement('tr')
       if (r.author === me) tr.className = 'mine'
       const hw = r.hardware ? (r.hardware.gpu || `${String(r.hardware.cpu).slice(0, 24)} x${r.hardware.cores}`) : '-'
-      cell(tr, String(r.rank), 'num'); cell(tr, r.track); cell(tr, fig(r.val_bpb), 'num')
+      tr.dataset.evidence = r.evidence
+      cell(tr, String(r.rank), 'num'); cell(tr, r.track); cell(tr, fig(r.val_bpb), 'num'); cell(tr, evidenceText(r), `evidence ${r.evidence}`)
       cell(tr, r.delta == null ? '-' : (r.delta > 0 ? '+' : '') + r.delta.toFixed(4), 'num'); cell(tr, String(r.attestations), 'num')
       cell(tr, r.author === me ? 'me' : short(r.author)); cell(tr, hw); cell(tr, age(r.time)); cell(tr, r.description)
       body.appendChild(tr)
@@ -146,7 +153,7 @@
 
   async function loadStatus () { state.status = await api('/api/status'); renderStatus() }
   async function loadPeers () { state.peers = (await api('/api/peers')).peers; renderPeers() }
-  async function loadBoard () { state.board = (await api('/api/leaderboard?limit=10')).rows; renderBoard() }
+  async function loadBoard () { state.board = (await api(`/api/leaderboard?limit=10${$('board-all').checked ? '&all=1' : ''}`)).rows; renderBoard() }
   async function loadChart () {
     for (const r of (await api('/api/chart')).results) state.swarm.set(r.id, r)
     renderCharts()
@@ -194,6 +201,7 @@
     es.addEventListener('log', m => { const e = JSON.parse(m.data); addFeed(e, 'log', e.message) })
   }
 
+  $('board-all').addEventListener('change', () => { loadBoard().catch(showError) })
   Promise.all([loadStatus(), loadPeers(), loadBoard(), loadHistory(), loadChart()]).catch(showError)
   follow()
   setInterval(() => { loadStatus().catch(showError); loadPeers().catch(showError) }, 5000)

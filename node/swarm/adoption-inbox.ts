@@ -1,106 +1,267 @@
 /**
- * The queue of peers' kept results worth reproducing here, handed to the
- * research loop one at a time (best claim first). The content comes from our
- * store, or is fetched from the author, then from any connected peer, and must
- * hash to what the result names before it goes anywhere near the workspace.
+ * Peers' kept results worth a run here, handed to the research loop one at a
+ * time (the most promising first). The loop never waits on the network for
+ * them: content is fetched in the background, with deadlines, from the
+ * author, then from peers that ran it, then from anyone connected, and must
+ * hash to what the result names; `next` hands out only what is already here.
+ * A claim whose content nobody serves is dropped and counts against its
+ * author. What is worth a run, and when, is the adoption policy's call
+ * (adoption.ts) on this node's evidence (trust.ts).
  */
+import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { messageId, type ResultMsg } from '../../protocol/index.ts'
-import { triedAgainst, type Adoption, type AdoptionInbox } from '../../trainer/loop.ts'
-import type { Session } from '../../trainer/session.ts'
-import type { SwarmLibp2p } from '../libp2p.ts'
-import { claimedFigure, considerResult } from './adoption.ts'
+import { claimedFigure, messageId, type ResultMsg } from '../../protocol/index.ts'
+import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
+import { considerResult, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
+import type { Component, SwarmComponents } from './components.ts'
+import { connectedPeers } from './components.ts'
+import {
+  ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
+  UNVERIFIED_EVERY
+} from './constants.ts'
 import { fetchContent } from './protocols.ts'
 import type { SwarmStore } from './store.ts'
 import type { TrustBook } from './trust.ts'
 
-const MAX_FETCH_ATTEMPTS = 3
-const MAX_PENDING = 256
+export type InboxEvent =
+  | { type: 'adoption-dropped', result: string, author: string, reason: string }
+  | { type: 'note', message: string }
 
-interface Pending { result: ResultMsg, id: string, attempts: number }
+export interface SwarmInboxInit {
+  project: string
+  track: string
+  self: string
+  margin: number
+  editable: string[]
+  store: SwarmStore
+  trust: TrustBook
+  /** The loop as it stood when this node joined (later snapshots come with `next`). */
+  initial: AdoptionSnapshot
+  onEvent: (e: InboxEvent) => void
+  peerTimeoutMs?: number
+  deadlineMs?: number
+}
 
-export class SwarmInbox implements AdoptionInbox {
+interface Pending {
+  result: ResultMsg
+  id: string
+  /** Offer order: the first seen wins a tie. */
+  seq: number
+  state: 'waiting' | 'fetching' | 'ready'
+}
+
+export class SwarmInbox implements AdoptionInbox, Component {
+  readonly [Symbol.toStringTag] = 'swarm-node/adoption-inbox'
+  private readonly log: Logger
   private readonly pending = new Map<string, Pending>()
-  private wake: (() => void) | null = null
+  private snapshot: AdoptionSnapshot
+  private seq = 0
+  private fetching = 0
+  private wakeLoop: (() => void) | null = null
+  private controller?: AbortController
+  /** Budget for runs on unverified claims: when the last was handed out, per author, and whether the loop idled since. */
+  private lastUnverified = Number.NEGATIVE_INFINITY
+  private readonly lastByAuthor = new Map<string, number>()
+  private idleSinceLast = true
+  /**
+   * A run on faith handed out whose verdict is not in yet: until it is, no
+   * other runs on faith (the verdict may show the claim's vouchers lying too).
+   */
+  private awaiting: { result: string, experiments: number, at: number } | null = null
 
-  constructor (private readonly init: {
-    node: SwarmLibp2p
-    store: SwarmStore
-    trust: TrustBook
-    peerId: string
-    onNote: (message: string) => void
-  }) {}
+  constructor (private readonly components: SwarmComponents, private readonly init: SwarmInboxInit) {
+    this.log = components.logger.forComponent('swarm-node:adoption-inbox')
+    this.snapshot = init.initial
+  }
 
-  offer (result: ResultMsg): void {
-    const id = messageId(result)
-    if (this.pending.has(id)) return
-    if (this.pending.size >= MAX_PENDING) {
-      // Keep the most promising claims.
-      const worst = [...this.pending.values()].sort((a, b) => (claimedFigure(b.result) ?? 99) - (claimedFigure(a.result) ?? 99))[0]
-      if (worst != null) this.pending.delete(worst.id)
-    }
-    this.pending.set(id, { result, id, attempts: 0 })
-    this.wake?.()
+  isStarted (): boolean { return this.controller != null }
+
+  start (): void {
+    this.controller ??= new AbortController()
+    this.pump()
+  }
+
+  stop (): void {
+    this.controller?.abort()
+    this.controller = undefined
+    this.wakeLoop?.()
   }
 
   get size (): number { return this.pending.size }
 
+  /**
+   * A result from the swarm. What can be told at once (adoption.ts's screen)
+   * is returned; anything else is queued and the policy decides, at each of
+   * the loop's turns, whether and when it runs. Null: queued.
+   */
+  offer (result: ResultMsg): Decision | null {
+    const screened = screenResult(result, this.mine(), this.init.trust.standing(result.author))
+    if (screened != null) return screened
+    const id = messageId(result)
+    if (this.pending.has(id)) return { action: 'ignore', reason: 'already queued' }
+    if (this.pending.size >= ADOPTION_MAX_PENDING) {
+      // Keep the most promising claims.
+      const worst = [...this.pending.values()].filter(p => p.state === 'waiting').sort((a, b) => figure(b) - figure(a))[0]
+      if (worst == null || figure(worst) <= (claimedFigure(result) ?? Infinity)) return { action: 'ignore', reason: 'the queue is full of better claims' }
+      this.pending.delete(worst.id)
+    }
+    this.pending.set(id, { result, id, seq: this.seq++, state: 'waiting' })
+    this.pump()
+    this.wake()
+    return null
+  }
+
+  /** Something may have become worth a run (content arrived, trust moved): the loop looks again. */
+  wake (): void {
+    this.wakeLoop?.()
+  }
+
   async wait (ms: number, signal: AbortSignal): Promise<void> {
+    // The loop idles: its proposer has nothing, so a claim on faith costs it nothing else.
+    this.idleSinceLast = true
+    if (this.queue().some(p => p.state === 'ready' && this.decide(p, true).action === 'reproduce')) return
     await new Promise<void>(resolve => {
-      const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); this.wake = null; resolve() }
+      const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); this.wakeLoop = null; resolve() }
       const t = setTimeout(done, ms)
       signal.addEventListener('abort', done)
-      this.wake = done
+      this.wakeLoop = done
     })
   }
 
-  async next (session: Session, signal: AbortSignal): Promise<Adoption | null> {
-    const tried = triedAgainst(session)
-    const mine = { project: session.project.id, track: session.track, peerId: this.init.peerId, baseline: session.baseline.value, margin: session.project.manifest.noise_margin }
-    // Best claim first; on a tie the earliest result, so the peer who found it (not one who reproduced it) is the one attested.
-    const queue = [...this.pending.values()].sort((a, b) => (claimedFigure(a.result) ?? 99) - (claimedFigure(b.result) ?? 99) || a.result.time - b.result.time)
-    for (const p of queue) {
+  /** Our verdict on a reproduction this inbox handed out is recorded (the trust book has it). */
+  settled (result: string): void {
+    if (this.awaiting?.result !== result) return
+    this.awaiting = null
+    this.wake()
+  }
+
+  async next (snapshot: AdoptionSnapshot, signal: AbortSignal): Promise<Adoption | null> {
+    this.snapshot = snapshot
+    // A handout that recorded nothing (the candidate was refused) will get no verdict.
+    if (this.awaiting != null && (snapshot.experiments === this.awaiting.experiments || Date.now() - this.awaiting.at > AWAIT_VERDICT_MAX_MS)) this.awaiting = null
+    for (const p of this.queue()) {
       if (signal.aborted) return null
-      const r = p.result
-      const d = considerResult(r, mine, { distrusted: this.init.trust.distrusted(r.author), tried: tried.has(r.child) || r.child === session.baseline.content })
-      if (d.action !== 'reproduce') {
+      const d = this.decide(p, true)
+      if (d.action === 'ignore' || d.action === 'idea') {
         this.pending.delete(p.id)
         continue
       }
-      const files = await this.content(r, session.project.manifest.editable, signal)
-      if (files == null) {
-        if (++p.attempts >= MAX_FETCH_ATTEMPTS) {
-          this.pending.delete(p.id)
-          this.init.onNote(`gave up on ${p.id.slice(0, 8)}: its content could not be fetched`)
-        }
-        continue
-      }
+      if (d.action === 'wait' || p.state !== 'ready') continue
+      // Content is on disk already (prefetched): no network here.
+      const files = await this.init.store.getContent(p.result.child)
       this.pending.delete(p.id)
+      if (files == null) continue
+      if (this.unverified(p.result)) {
+        this.lastUnverified = snapshot.experiments
+        this.lastByAuthor.set(p.result.author, snapshot.experiments)
+        this.idleSinceLast = false
+        this.awaiting = { result: p.id, experiments: snapshot.experiments, at: Date.now() }
+      }
+      const r = p.result
       return {
         proposal: { files, description: `reproduce ${r.author.slice(-8)}: ${r.description}`.slice(0, 300) },
         origin: { result: p.id, author: r.author, claimed: claimedFigure(r), track: r.track }
       }
     }
+    this.pump()
     return null
   }
 
-  private async content (r: ResultMsg, editable: string[], signal: AbortSignal): Promise<Record<string, string> | null> {
-    const local = await this.init.store.getContent(r.child)
-    if (local != null) return local
-    const { node } = this.init
-    // Whoever ran this content holds it: the author first, then peers that reported or attested a run of it, then anyone connected.
-    const ran = [...this.init.store.results(), ...this.init.store.attestations()].filter(m => m.child === r.child).map(m => m.author)
-    const candidates = [...new Set([r.author, ...ran, ...node.getPeers().map(p => p.toString())])].filter(p => p !== this.init.peerId)
-    for (const peer of candidates.slice(0, 6)) {
+  private queue (): Pending[] {
+    return [...this.pending.values()].sort((a, b) => figure(a) - figure(b) || a.seq - b.seq)
+  }
+
+  private mine (): Mine {
+    const i = this.init
+    return { project: i.project, track: i.track, peerId: i.self, baseline: this.snapshot.baseline.value, baselineContent: this.snapshot.baseline.content, margin: i.margin }
+  }
+
+  private unverified (r: ResultMsg): boolean {
+    return this.init.trust.standing(r.author) !== 'verified' && this.init.trust.evidence(r).kind === 'claimed'
+  }
+
+  private decide (p: Pending, budgeted: boolean): Decision {
+    const { trust } = this.init
+    const r = p.result
+    const experiments = this.snapshot.experiments
+    const budget = !budgeted || (this.awaiting == null && (this.idleSinceLast ||
+      (experiments - this.lastUnverified >= UNVERIFIED_EVERY && experiments - (this.lastByAuthor.get(r.author) ?? Number.NEGATIVE_INFINITY) >= NEW_AUTHOR_EVERY)))
+    const facts: Facts = {
+      standing: trust.standing(r.author),
+      evidence: trust.evidence(r),
+      tried: this.snapshot.tried.has(r.child),
+      largestGain: this.snapshot.largestGain,
+      budget
+    }
+    return considerResult(r, this.mine(), facts)
+  }
+
+  /** Starts background fetches for the most promising claims worth a run (budget aside), a few at a time. */
+  private pump (): void {
+    if (this.controller == null) return
+    for (const p of this.queue()) {
+      if (this.fetching >= PREFETCH_CONCURRENCY) return
+      if (p.state !== 'waiting' || this.decide(p, false).action !== 'reproduce') continue
+      p.state = 'fetching'
+      this.fetching++
+      void this.prefetch(p).finally(() => { this.fetching--; this.pump() })
+    }
+  }
+
+  private async prefetch (p: Pending): Promise<void> {
+    const { store, trust } = this.init
+    const r = p.result
+    const stop = this.controller?.signal ?? AbortSignal.abort()
+    if (await store.getContent(r.child) != null) {
+      this.ready(p)
+      return
+    }
+    const signal = AbortSignal.any([stop, AbortSignal.timeout(this.init.deadlineMs ?? PREFETCH_DEADLINE_MS)])
+    const asked: string[] = []
+    for (const peer of this.sources(r)) {
+      if (signal.aborted) break
+      asked.push(peer)
       try {
-        const files = await fetchContent(node, peerIdFromString(peer), r.project, r.child, editable, signal)
-        await this.init.store.putContent(files)
-        return files
+        const files = await fetchContent(this.components, peerIdFromString(peer), r.project, r.child, this.init.editable, signal, this.init.peerTimeoutMs ?? PREFETCH_PEER_TIMEOUT_MS)
+        await store.putContent(files)
+        this.ready(p)
+        return
       } catch (err: any) {
-        if (signal.aborted) return null
-        this.init.onNote(`fetch of ${r.child.slice(0, 8)} from ${peer.slice(-8)} failed: ${err.message}`)
+        this.log('fetch of %s from %s failed - %e', r.child, peer, err)
       }
     }
-    return null
+    if (stop.aborted || this.pending.get(p.id) !== p) return
+    this.pending.delete(p.id)
+    // Nobody to ask is not the author's fault; asked and not served is.
+    if (asked.length === 0) return
+    trust.unserved(r.author)
+    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} within ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
   }
+
+  private ready (p: Pending): void {
+    if (this.pending.get(p.id) !== p) return
+    p.state = 'ready'
+    this.wake()
+  }
+
+  /**
+   * Who should hold the content: the author, then peers that reported or
+   * attested a run of it, then anyone connected; those we are connected to
+   * first (a dial to a peer nobody can reach would eat the deadline).
+   */
+  private sources (r: ResultMsg): string[] {
+    const { store, self, trust } = this.init
+    const ran = [...store.results(), ...store.attestations()].filter(m => m.child === r.child).map(m => m.author)
+    const connected = new Set(connectedPeers(this.components).map(p => p.toString()))
+    const all = [...new Set([r.author, ...ran, ...connected])].filter(p => p !== self && !trust.distrusted(p))
+    return [...all.filter(p => connected.has(p)), ...all.filter(p => !connected.has(p))].slice(0, PREFETCH_MAX_PEERS)
+  }
+}
+
+function figure (p: Pending): number {
+  return claimedFigure(p.result) ?? Number.POSITIVE_INFINITY
+}
+
+export function swarmInbox (init: SwarmInboxInit): (components: SwarmComponents) => SwarmInbox {
+  return components => new SwarmInbox(components, init)
 }

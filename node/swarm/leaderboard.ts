@@ -1,92 +1,138 @@
 /**
- * The leaderboard, computed from stored results and attestations (pure). A row
- * per kept result; reproduced results rank above unreproduced ones whatever
- * they claim, and a reproduced figure is the median of what attesters measured,
- * the same rule the DHT selector uses, so one liar cannot top the board.
+ * The leaderboard (pure): one row per kept content, ranked by the one rule
+ * (protocol/rank.ts) under this node's evidence (node/swarm/trust.ts). Every
+ * row says what backs its figure: verified here, reproduced by N trusted
+ * peers, or only claimed; a claim never ranks above either. Rows of authors
+ * caught lying are left out unless asked for everything.
+ *
+ * Times are what the author signed, bounded by when this node first saw the
+ * message: nobody can date a result after we saw it, and a backdated copy of
+ * someone's keep does not take its row (the row goes to the result with
+ * evidence, then to the one seen first).
  */
-import type { AttestationMsg, ResultMsg } from '../../protocol/index.ts'
-import { messageId } from '../../protocol/index.ts'
-import { claimedFigure } from './adoption.ts'
+import {
+  claimedFigure, compareCodeUnits, compareRanked, messageId, type EvidenceKind, type Hardware, type Rankable, type ResultMsg
+} from '../../protocol/index.ts'
+import type { TrustBook } from './trust.ts'
 
 export interface LeaderboardRow {
   rank: number
   project: string
   track: string
+  /** Message id of the result holding the row. */
   result: string
+  /** Content hash of what was kept. */
+  child: string
+  /** The figure under the row's evidence (our measurement, the reproducers' median, or the claim). */
   val_bpb: number
+  /** What the author claimed. */
   claimed_bpb: number | null
-  /** Distinct peers other than the author that reproduced it. */
+  /** What backs val_bpb here. */
+  evidence: EvidenceKind
+  /** Trusted peers whose reproduction counts (for `reproduced`). */
+  reproducers: number
+  /** Distinct peers, trusted or not, that attested it reproduced. */
   attestations: number
+  /** Trusted peers (or this node) that found it does not hold. */
   failed: number
   delta: number | null
   author: string
-  hardware: ResultMsg['hardware']
+  hardware: Hardware
   description: string
   time: number
 }
 
-export interface LeaderboardQuery { project?: string, track?: string, limit?: number }
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+export interface LeaderboardQuery {
+  project?: string
+  track?: string
+  limit?: number
+  /** Also rows of authors this node caught lying (ranked last). */
+  all?: boolean
 }
 
-export function computeLeaderboard (results: ResultMsg[], attestations: AttestationMsg[], q: LeaderboardQuery = {}): LeaderboardRow[] {
-  const byResult = new Map<string, AttestationMsg[]>()
-  for (const a of attestations) {
-    const list = byResult.get(a.result) ?? []
-    list.push(a)
-    byResult.set(a.result, list)
-  }
-  // The first baseline a track ever reported is what deltas are measured against.
-  const firstBaseline = new Map<string, { time: number, value: number }>()
-  for (const r of results) {
-    const b = r.metrics.baseline_bpb
-    const k = `${r.project}/${r.track}`
-    if (typeof b === 'number' && (firstBaseline.get(k)?.time ?? Infinity) > r.time) firstBaseline.set(k, { time: r.time, value: b })
-  }
-  // A reproduction is published as its reproducer's own keep of the same content:
-  // the content's first author holds the row, the others count as attestations.
-  const first = new Map<string, ResultMsg>()
-  for (const r of results) {
-    if (r.status !== 'keep') continue
-    const k = `${r.project}/${r.track}/${r.child}`
-    const prev = first.get(k)
-    if (prev == null || r.time < prev.time) first.set(k, r)
+export interface LeaderboardInput {
+  /** Every result known (any status: crashes and discards are skipped here). */
+  results: Iterable<ResultMsg>
+  /** Has seen the same results and their attestations. */
+  trust: TrustBook
+  /** When this node first stored a message (store.seenAt); unknown: its own time. */
+  seenAt?: (id: string) => number | undefined
+}
+
+/** "verified here", "reproduced by 2", "claimed": a row's evidence in a few words. */
+export function evidenceLabel (row: Pick<LeaderboardRow, 'evidence' | 'reproducers' | 'failed'>): string {
+  const base = row.evidence === 'verified'
+    ? 'verified here'
+    : row.evidence === 'reproduced' ? `reproduced by ${row.reproducers}` : row.evidence
+  return row.failed > 0 && row.evidence !== 'distrusted' ? `${base}, disputed` : base
+}
+
+/** `time`: its own time bounded by `first`, when this node first saw it. */
+interface Candidate { r: ResultMsg, id: string, time: number, first: number, backed: boolean }
+
+
+export function computeLeaderboard (input: LeaderboardInput, q: LeaderboardQuery = {}): LeaderboardRow[] {
+  const { trust } = input
+  const firstSeen = (r: ResultMsg, id: string): number => input.seenAt?.(id) ?? r.time
+  const byContent = new Map<string, Candidate[]>()
+  const firstBaseline = new Map<string, { seen: number, value: number }>()
+  for (const r of input.results) {
+    if (q.project != null && r.project !== q.project) continue
+    const id = messageId(r)
+    const at = firstSeen(r, id)
+    const key = `${r.project}/${r.track}`
+    const base = r.metrics.baseline_bpb
+    // Deltas are against the track's first baseline, as first seen here, from someone not caught lying.
+    if (typeof base === 'number' && !trust.distrusted(r.author) && (firstBaseline.get(key)?.seen ?? Infinity) > at) firstBaseline.set(key, { seen: at, value: base })
+    if (r.status !== 'keep' || (q.track != null && r.track !== q.track)) continue
+    const list = byContent.get(`${key}/${r.child}`) ?? []
+    list.push({ r, id, time: Math.min(r.time, at), first: at, backed: false })
+    byContent.set(`${key}/${r.child}`, list)
   }
   const rows: Array<Omit<LeaderboardRow, 'rank'>> = []
-  for (const r of first.values()) {
-    if (q.project != null && r.project !== q.project) continue
-    if (q.track != null && r.track !== q.track) continue
-    const id = messageId(r)
-    const atts = (byResult.get(id) ?? []).filter(a => a.author !== r.author && a.project === r.project)
-    const okBy = new Map<string, number>()
-    const failedBy = new Set<string>()
-    for (const a of atts) {
-      const fig = a.verified_bpb ?? a.val_bpb
-      if (a.ok && fig != null) okBy.set(a.author, fig)
-      else if (!a.ok) failedBy.add(a.author)
-    }
-    const claimed = claimedFigure(r)
-    const value = okBy.size > 0 ? median([...okBy.values()]) : claimed
+  for (const list of byContent.values()) {
+    const holder = pickHolder(list, trust)
+    const evidence = trust.evidence(holder.r)
+    if (evidence.kind === 'distrusted' && q.all !== true) continue
+    const value = evidence.figure
     if (value == null) continue
+    const r = holder.r
     const base = firstBaseline.get(`${r.project}/${r.track}`)
     rows.push({
-      project: r.project, track: r.track, result: id, val_bpb: value, claimed_bpb: claimed, attestations: okBy.size, failed: failedBy.size,
-      delta: base != null ? value - base.value : null, author: r.author, hardware: r.hardware, description: r.description, time: r.time
+      project: r.project, track: r.track, result: holder.id, child: r.child, val_bpb: value, claimed_bpb: claimedFigure(r),
+      evidence: evidence.kind, reproducers: evidence.reproducers, attestations: evidence.attesters, failed: evidence.failed,
+      delta: base != null ? value - base.value : null, author: r.author, hardware: r.hardware, description: r.description, time: holder.time
     })
   }
-  rows.sort((a, b) => a.track.localeCompare(b.track) ||
-    Number(b.attestations > 0) - Number(a.attestations > 0) ||
-    a.val_bpb - b.val_bpb || a.failed - b.failed || a.time - b.time || a.result.localeCompare(b.result))
-  const ranked: LeaderboardRow[] = []
-  const perTrack = new Map<string, number>()
-  for (const row of rows) {
-    const n = (perTrack.get(row.track) ?? 0) + 1
-    perTrack.set(row.track, n)
-    if (q.limit == null || n <= q.limit) ranked.push({ rank: n, ...row })
+  return rankRows(rows, q.limit)
+}
+
+/**
+ * Who holds a content's row when several published it (a reproducer
+ * publishes its reproduction as its own keep; a copycat may backdate one):
+ * not a caught liar, then the result attested by a peer this node believes,
+ * then the one seen first.
+ */
+function pickHolder (list: Candidate[], trust: TrustBook): Candidate {
+  for (const c of list) c.backed = trust.attestedBy(c.id).some(p => trust.attesterWeight(p) > 0)
+  return [...list].sort((a, b) =>
+    Number(trust.distrusted(a.r.author)) - Number(trust.distrusted(b.r.author)) ||
+    Number(b.backed) - Number(a.backed) || a.first - b.first || a.time - b.time || (a.id < b.id ? -1 : 1))[0]!
+}
+
+/** Orders rows by the one rule, numbers them per project and track, and cuts each track at `limit`. */
+export function rankRows (rows: Array<Omit<LeaderboardRow, 'rank'>>, limit?: number): LeaderboardRow[] {
+  const rankable = (row: Omit<LeaderboardRow, 'rank'>): Rankable => ({
+    evidence: { kind: row.evidence, figure: row.val_bpb, reproducers: row.reproducers, failed: row.failed }, time: row.time, id: row.result
+  })
+  const sorted = [...rows].sort((a, b) => compareCodeUnits(a.project, b.project) || compareCodeUnits(a.track, b.track) || compareRanked(rankable(a), rankable(b)))
+  const out: LeaderboardRow[] = []
+  const n = new Map<string, number>()
+  for (const row of sorted) {
+    const k = `${row.project}/${row.track}`
+    const rank = (n.get(k) ?? 0) + 1
+    n.set(k, rank)
+    if (limit == null || rank <= limit) out.push({ rank, ...row })
   }
-  return ranked
+  return out
 }

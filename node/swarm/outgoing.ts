@@ -4,12 +4,10 @@
  * everything is trimmed to the protocol's limits here, in one place.
  */
 import {
-  MAX_DESCRIPTION_CHARS, MAX_DIFF_BYTES, MAX_METRICS,
+  MAX_BPB, MAX_DESCRIPTION_CHARS, MAX_DIFF_BYTES, MAX_METRICS, METRIC_KEY_PATTERN, wireFigures,
   type AttestationMsg, type ClaimMsg, type Hardware, type ResultMsg, type StatusMsg, type Unsigned
 } from '../../protocol/index.ts'
-import type { ExperimentRecord } from '../../trainer/results-log.ts'
-
-const METRIC_KEY = /^[a-z][a-z0-9_]{0,47}$/
+import type { ExperimentOrigin, ExperimentRecord } from '../../trainer/results-log.ts'
 
 /** One printable line, cut to the protocol's limit. */
 export function oneLine (s: string, max = MAX_DESCRIPTION_CHARS): string {
@@ -23,7 +21,7 @@ export function wireMetrics (metrics: Record<string, unknown>, extra: Record<str
   const out: Record<string, number> = {}
   for (const [k, v] of Object.entries({ ...extra, ...metrics })) {
     const key = k.toLowerCase()
-    if (typeof v !== 'number' || !Number.isFinite(v) || !METRIC_KEY.test(key) || key in out) continue
+    if (typeof v !== 'number' || !Number.isFinite(v) || !METRIC_KEY_PATTERN.test(key) || key in out) continue
     if (Object.keys(out).length >= MAX_METRICS) break
     out[key] = v
   }
@@ -40,13 +38,20 @@ export function wireDiff (diff: string): string {
   return cut.slice(0, cut.lastIndexOf('\n') + 1) + note
 }
 
-const bpb = (x: unknown): number | null => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= 64 ? x : null
+const bpb = (x: unknown): number | null => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= MAX_BPB ? x : null
+
+/** The record's figure and whether this node verified it, as the wire carries them (protocol/figure.ts). */
+function figures (rec: ExperimentRecord): { val_bpb: number | null, verified_bpb: number | null } {
+  const { val_bpb, verified_bpb } = wireFigures(rec)
+  return { val_bpb: bpb(val_bpb), verified_bpb: bpb(verified_bpb) }
+}
 
 export function resultBody (rec: ExperimentRecord, ctx: { project: string, track: string, hardware: Hardware, diff: string }): Unsigned<ResultMsg> | null {
-  if (rec.status === 'baseline') return null
-  const child = rec.child as string
-  const parent = (rec.parent_content as string | undefined) ?? child
+  if (rec.status === 'baseline' || rec.child == null) return null
+  const child = rec.child
+  const parent = rec.parent_content ?? child
   const crashed = rec.status === 'crash'
+  const { val_bpb, verified_bpb } = figures(rec)
   return {
     v: 1,
     kind: 'result',
@@ -55,9 +60,9 @@ export function resultBody (rec: ExperimentRecord, ctx: { project: string, track
     parent,
     child,
     diff: wireDiff(ctx.diff),
-    // The decision figure (mean of the confirming runs) is what "kept" meant here.
-    val_bpb: crashed ? null : bpb(rec.decision_bpb) ?? bpb(rec.val_bpb),
-    verified_bpb: crashed ? null : bpb(rec.verified_bpb),
+    // The figure rule's figure: what "kept" meant here (the mean of the confirming runs).
+    val_bpb: crashed ? null : val_bpb,
+    verified_bpb: crashed ? null : verified_bpb,
     status: rec.status,
     reason: oneLine(rec.reason ?? '', 200),
     metrics: wireMetrics(rec.metrics ?? {}, { baseline_bpb: bpb(rec.baseline_bpb) }),
@@ -68,18 +73,19 @@ export function resultBody (rec: ExperimentRecord, ctx: { project: string, track
   }
 }
 
-export function attestationBody (rec: ExperimentRecord, origin: { result: string }, ok: boolean, ctx: { project: string, track: string, hardware: Hardware }): Unsigned<AttestationMsg> {
-  const measured = bpb(rec.decision_bpb) ?? bpb(rec.verified_bpb) ?? bpb(rec.val_bpb)
+export function attestationBody (rec: ExperimentRecord, origin: Pick<ExperimentOrigin, 'result'>, ok: boolean, ctx: { project: string, track: string, hardware: Hardware }): Unsigned<AttestationMsg> {
+  const { val_bpb: measured, verified_bpb: verified } = figures(rec)
+  if (rec.child == null) throw new Error(`experiment ${rec.id} has no content hash to attest`)
   return {
     v: 1,
     kind: 'attestation',
     project: ctx.project,
     track: ctx.track,
     result: origin.result,
-    child: rec.child as string,
+    child: rec.child,
     ok: ok && measured != null,
     val_bpb: measured,
-    verified_bpb: bpb(rec.verified_bpb),
+    verified_bpb: verified,
     hardware: ctx.hardware,
     time: rec.finished_at
   }

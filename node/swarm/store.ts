@@ -117,6 +117,9 @@ export class SwarmStore {
 
   get (id: string): StoredMessage | undefined { return this.byId.get(id) }
 
+  /** When this node first stored message `id` (ms epoch; kept across restarts), or undefined when it has not. */
+  seenAt (id: string): number | undefined { return this.byId.get(id)?.received }
+
   results (): ResultMsg[] {
     return this.ordered.filter(e => e.msg.kind === 'result').map(e => e.msg as ResultMsg)
   }

@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { simpleGit } from 'simple-git'
-import { encodeMessage, type Message, type ResultMsg, type Signed, type Unsigned } from '../../protocol/index.ts'
+import { encodeMessage, messageId, type AttestationMsg, type Message, type ResultMsg, type Signed, type Unsigned } from '../../protocol/index.ts'
 import { FIXTURES, fixtureCopy, pathWithFakeUv, tempDir } from './fixtures.ts'
 import { REPO_ROOT, killAll, spawnTs, type TestProcess } from './processes.ts'
 
@@ -200,13 +200,14 @@ export const sleep = async (msec: number): Promise<void> => await new Promise(re
 
 // --- raw peers (tests/helpers/raw-peer.ts) ---------------------------------------
 
-export interface RawPeer { proc: TestProcess, peerId: string, addr: string }
+/** `keys`: the peer ids it signs as; keys[0] is its node's own. */
+export interface RawPeer { proc: TestProcess, peerId: string, addr: string, keys: string[] }
 
-export async function startRawPeer (name: string, o: { project: string, bootstrap: string[] }): Promise<RawPeer> {
+export async function startRawPeer (name: string, o: { project: string, bootstrap: string[], extraKeys?: number }): Promise<RawPeer> {
   const storeDir = await tempDir(`raw-${name}`)
   const proc = spawnTs(name, 'tests/helpers/raw-peer.ts', [JSON.stringify({ ...o, storeDir })])
   const ready = await proc.waitFor(l => l.type === 'ready', 30_000, { what: 'ready' })
-  return { proc, peerId: ready.peerId, addr: ready.addrs[0] }
+  return { proc, peerId: ready.peerId, addr: ready.addrs[0], keys: ready.keys }
 }
 
 async function ask (p: RawPeer, cmd: Record<string, unknown>, timeoutMs = 25_000): Promise<Record<string, any>> {
@@ -215,9 +216,28 @@ async function ask (p: RawPeer, cmd: Record<string, unknown>, timeoutMs = 25_000
   return res
 }
 
-/** `body` signed with the raw peer's own key. */
-export async function rawSign<T extends Signed> (p: RawPeer, body: Unsigned<T>): Promise<T> {
-  return (await ask(p, { cmd: 'sign', body })).message
+/** `body` signed with the raw peer's own key, or with its extra key `key` (1..extraKeys). */
+export async function rawSign<T extends Signed> (p: RawPeer, body: Unsigned<T>, key = 0): Promise<T> {
+  return (await ask(p, { cmd: 'sign', body, key })).message
+}
+
+/** Puts a signed message (any author) into the raw peer's store, for `sync` to serve. */
+export async function rawStore (p: RawPeer, message: Message): Promise<void> {
+  await ask(p, { cmd: 'store', message })
+}
+
+export async function rawDial (p: RawPeer, addr: string): Promise<void> {
+  await ask(p, { cmd: 'dial', addr })
+}
+
+/** From now on the raw peer answers every leaderboard request with exactly these frames. */
+export async function rawBoardAnswer (p: RawPeer, frames: Uint8Array[]): Promise<void> {
+  await ask(p, { cmd: 'board-answer', frames: frames.map(f => Buffer.from(f).toString('base64')) })
+}
+
+/** From now on the raw peer accepts fetch streams and never answers them. */
+export async function rawHangFetch (p: RawPeer): Promise<void> {
+  await ask(p, { cmd: 'hang-fetch' })
 }
 
 /** Publishes bytes as they are on the project topic; resolves to the number of peers they were sent to. */
@@ -278,4 +298,9 @@ export function resultFor (o: { project: string, track: string, parent: string, 
     description: o.description ?? 'a raw peer\'s result',
     time: Date.now()
   }
+}
+
+/** An unsigned Attestation body of `r`: `ok` and what the attester says it measured. */
+export function attestationFor (r: ResultMsg, ok: boolean, valBpb: number | null): Unsigned<AttestationMsg> {
+  return { v: 1, kind: 'attestation', project: r.project, track: r.track, result: messageId(r), child: r.child, ok, val_bpb: valBpb, verified_bpb: null, hardware: HARDWARE, time: Date.now() }
 }

@@ -4,7 +4,7 @@
  * newest. Peers' words are untrusted text, so they are flattened to one short
  * line and quoted; they reach the model as data, never as instructions.
  */
-import type { ClaimMsg, ResultMsg } from '../../protocol/index.ts'
+import { claimedFigure, type ClaimMsg, type ResultMsg } from '../../protocol/index.ts'
 import type { PastExperiment } from './types.ts'
 
 const PEER_TEXT_CHARS = 160
@@ -56,7 +56,7 @@ export function swarmLines (results: ResultMsg[], ctx: { baselineContent?: strin
   const rank = (r: ResultMsg): number => (r.parent === ctx.baselineContent ? 2 : 0) + (r.track === ctx.track ? 1 : 0)
   const sorted = [...results].sort((a, b) => rank(b) - rank(a) || b.time - a.time)
   return sorted.map(r => {
-    const value = r.status === 'crash' ? `crash: ${quote(r.reason, REASON_CHARS)}` : `${ctx.metric ?? 'val_bpb'} ${figure(r.verified_bpb ?? r.val_bpb)}${delta(r.verified_bpb ?? r.val_bpb, baselineOf(r))}`
+    const value = r.status === 'crash' ? `crash: ${quote(r.reason, REASON_CHARS)}` : `${ctx.metric ?? 'val_bpb'} ${figure(claimedFigure(r))}${delta(claimedFigure(r), baselineOf(r))}`
     const where = [r.parent === ctx.baselineContent ? 'on this baseline' : 'on another baseline', r.track === ctx.track ? 'same track' : `track ${r.track}`]
     return `- [${r.status}] ${quote(r.description)} — ${value}; ${where.join(', ')}, ${age(r.time, ctx.now)}, peer ${r.author.slice(-8)}`
   })
