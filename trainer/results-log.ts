@@ -23,7 +23,16 @@ export interface ExperimentRecord {
   metrics: Record<string, number | string>
   track: string
   started_at: number; finished_at: number   // ms epoch
+  margin?: number            // the noise margin the keep rule used (trainer/noise.ts)
+  noise?: NoiseMeasurement   // on a baseline measured several times: the runs and their spread
   [k: string]: unknown       // room for later fields (origin, child content hash, ...)
+}
+
+/** Repeated runs of one baseline: the margin in force is derived from the latest (trainer/noise.ts). */
+export interface NoiseMeasurement {
+  runs: number[]
+  sigma: number
+  margin: number
 }
 
 export interface ResultsLogOptions {

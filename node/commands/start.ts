@@ -6,6 +6,7 @@
  */
 import { join, resolve } from 'node:path'
 import { runLoop, type LoopEvent } from '../../trainer/loop.ts'
+import { marginInForce } from '../../trainer/noise.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
@@ -30,6 +31,8 @@ export interface StartOptions extends NetworkFlags {
   tag: string
   maxExperiments?: number
   confirm: boolean
+  measureNoise?: boolean
+  noiseRuns?: number
   seed?: number
   proposer: 'auto' | 'mutation' | 'none'
   adopt: boolean
@@ -159,7 +162,9 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       signal: controller.signal,
       onEvent,
       confirm: opts.confirm,
-      maxExperiments: opts.maxExperiments
+      maxExperiments: opts.maxExperiments,
+      measureNoise: opts.measureNoise,
+      noiseRuns: opts.noiseRuns
     })
     await chain
     render.clear()
@@ -185,7 +190,7 @@ function liveSummary (session: Session, swarm: Swarm | null): string {
   const adopted = session.history.findLast(r => r.origin != null && r.status === 'keep')
   return [
     swarm != null ? `${swarm.node.getPeers().length} peers` : 'offline',
-    `base ${f(session.baseline.value)}`,
+    `base ${f(session.baseline.value)} ±${f(marginInForce(session).margin)}`,
     swarm != null ? `swarm ${f(best?.verified_bpb ?? best?.val_bpb)}` : '',
     `${session.history.length} done/${kept} kept`,
     adopted != null ? `adopted #${adopted.seq}` : ''

@@ -2,6 +2,7 @@
 import { requireNode } from '../control/client.ts'
 import { bpb, duration, shortPeer } from '../control/format.ts'
 import type { NodeState } from '../control/view.ts'
+import { describeMargin } from '../../trainer/noise.ts'
 import type { Output } from '../output.ts'
 
 function describe (s: NodeState, dashboard: string): string {
@@ -16,6 +17,7 @@ function describe (s: NodeState, dashboard: string): string {
     `track     ${s.track}  (${hw})  budget ${s.budget_s}s  branch ${s.branch}  proposer ${s.proposer}`,
     `swarm     ${s.offline ? 'offline (researching alone)' : `${s.peers} peer${s.peers === 1 ? '' : 's'}`}`,
     `baseline  ${bpb(s.baseline.value)} at ${s.baseline.commit.slice(0, 7)}   ${s.experiments} experiments, ${s.kept} kept`,
+    `margin    ${s.margin != null ? describeMargin(s.margin) : '-'}`,
     `best      ${s.best == null ? '-' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`,
     `now       ${now}`,
     `dashboard ${dashboard}`

@@ -7,6 +7,7 @@
 import { messageId, type ResultMsg } from '../../protocol/index.ts'
 import { wireHardware, type Hardware } from '../../trainer/hardware.ts'
 import type { LoopEvent } from '../../trainer/loop.ts'
+import { marginInForce, type MarginInForce } from '../../trainer/noise.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
@@ -45,6 +46,8 @@ export interface NodeState {
   peers: number
   experiment: Experiment | null
   baseline: { value: number | null, commit: string }
+  /** What a candidate must beat the baseline by: max(noise_margin, 2σ measured). */
+  margin: MarginInForce
   experiments: number
   kept: number
   /** The swarm's best on this node's track, as this node knows it. */
@@ -139,6 +142,7 @@ export class NodeView {
       peers: swarm?.node.getPeers().length ?? 0,
       experiment: this.current,
       baseline: { value: s.baseline.value, commit: s.baseline.commit },
+      margin: marginInForce(s),
       experiments: s.history.filter(r => r.status !== 'baseline').length,
       kept: s.history.filter(r => r.status === 'keep').length,
       best
