@@ -14,8 +14,8 @@
  * landscape's noiseless value of each node's baseline. Prints a table, writes
  * the figures to JSON and every node's event lines to the logs directory.
  *
- *   npm run bench:swarm [-- --seeds 3 --seconds 100 --arms isolated,swarm-8,swarm-4-2-2
- *                          --target 1.05 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
+ *   npm run bench:swarm [-- --seeds 3 --seconds 90 --arms isolated,swarm-8,swarm-4-2-2
+ *                          --target 1.10 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
  */
 import '../node/polyfills.js'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -36,7 +36,7 @@ const ARMS: ArmSpec[] = [
 const { values: args } = parseArgs({
   options: {
     seeds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '90' },
     arms: { type: 'string', default: ARMS.map(a => a.name).join(',') },
     target: { type: 'string' },
     'json-out': { type: 'string', default: 'bench-results/swarm.json' },
