@@ -16,9 +16,10 @@
  *
  *   npm run bench:swarm [-- --seeds 3 --seconds 90 --arms isolated,swarm-8,swarm-4-2-2
  *                          --target 1.10 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
+ *   npm run bench:swarm -- --from bench-results/swarm.json    # the table of an earlier run again
  */
 import '../node/polyfills.js'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,9 +41,17 @@ const { values: args } = parseArgs({
     arms: { type: 'string', default: ARMS.map(a => a.name).join(',') },
     target: { type: 'string' },
     'json-out': { type: 'string', default: 'bench-results/swarm.json' },
-    logs: { type: 'string', default: 'bench-results/swarm-logs' }
+    logs: { type: 'string', default: 'bench-results/swarm-logs' },
+    // Print the table of an earlier run's JSON again (after a change to the summary), running nothing.
+    from: { type: 'string' }
   }
 })
+if (args.from != null) {
+  const old = JSON.parse(await readFile(args.from, 'utf8'))
+  const cps = [old.seconds / 4, old.seconds / 2, old.seconds].map(Math.round)
+  console.log(table(summarise(old.groups, old.seeds, cps, old.seconds), old.seconds, cps))
+  process.exit(0)
+}
 const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1)
 const seconds = Number(args.seconds)
 const arms = args.arms!.split(',').map(name => {
@@ -90,7 +99,7 @@ try {
   await rm(root, { recursive: true, force: true })
 }
 
-const rows = summarise(measured, seeds, checkpoints)
+const rows = summarise(measured, seeds, checkpoints, seconds)
 const loads = armLog.flatMap(a => a.load)
 say('')
 say(table(rows, seconds, checkpoints))

@@ -32,6 +32,8 @@ export interface NodeRun {
   spawnedAt: number
   events: Ev[]
   exitCode: number | null
+  /** CPU seconds it used until the arm ended: itself, and its training runs and git. */
+  cpu: { self: number, children: number } | null
 }
 
 export interface ArmRun {
@@ -132,6 +134,7 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
   const endedAt = Date.now()
   clearTimeout(deadline)
   clearTimeout(startGuard)
+  const cpu = procs.map(p => p.cpu())
   const codes = await Promise.all(procs.map(async p => await p.stop()))
   if (researchFrom == null) throw new Error(`${o.spec.name} seed ${o.seed}: no node began to research\n${procs.map(p => `--- ${p.name}\n${p.tail()}`).join('\n')}`)
   return {
@@ -139,6 +142,6 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
     seed: o.seed,
     endedAt,
     ended,
-    nodes: procs.map((p, i) => ({ name: p.name, group: members[i]!.group, proposerSeed: members[i]!.proposerSeed, dir: members[i]!.dir, spawnedAt: p.spawnedAt, events: p.events, exitCode: codes[i]! }))
+    nodes: procs.map((p, i) => ({ name: p.name, group: members[i]!.group, proposerSeed: members[i]!.proposerSeed, dir: members[i]!.dir, spawnedAt: p.spawnedAt, events: p.events, exitCode: codes[i]!, cpu: cpu[i]! }))
   }
 }

@@ -12,7 +12,7 @@ import type { Ev } from './node-process.ts'
 
 export type Values = ReadonlyMap<string, number | null>
 
-export interface GroupNode { name: string, spawnedAt: number, events: Ev[] }
+export interface GroupNode { name: string, spawnedAt: number, events: Ev[], cpu?: { self: number, children: number } | null }
 
 export interface Group {
   nodes: GroupNode[]
@@ -194,4 +194,15 @@ export function costs (g: Group): Costs {
     c.between += Math.max(0, total - startup / 1000 - inRuns)
   }
   return c
+}
+
+/** CPU seconds per minute of node life (spawn to the arm's end): the node process, and its runs and git. */
+export function cpuPerNodeMinute (g: Group): { self: number, children: number } | null {
+  const known = g.nodes.filter(n => n.cpu != null)
+  if (known.length === 0) return null
+  const minutes = known.reduce((s, n) => s + (g.endedAt - n.spawnedAt) / 60_000, 0)
+  return {
+    self: known.reduce((s, n) => s + n.cpu!.self, 0) / minutes,
+    children: known.reduce((s, n) => s + n.cpu!.children, 0) / minutes
+  }
 }

@@ -4,7 +4,7 @@
  * with SIGTERM like an operator's Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
@@ -43,6 +43,22 @@ export class NodeProcess {
   }
 
   get alive (): boolean { return this.child.exitCode == null && this.child.signalCode == null }
+
+  /**
+   * CPU seconds so far (Linux /proc): the node process itself, and the children it
+   * has waited for (training runs, git). Null where /proc is not there.
+   */
+  cpu (): { self: number, children: number } | null {
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8')
+      // Fields after the command name (which may hold spaces) start at field 3.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+      const tick = 100
+      return { self: (f[11]! + f[12]!) / tick, children: (f[13]! + f[14]!) / tick }
+    } catch {
+      return null
+    }
+  }
 
   /** What it said last on stderr, for a failure message. */
   tail (): string { return this.stderr.join('\n') }

@@ -4,7 +4,7 @@
  * isolated nodes; a swarm of K), then medians over seeds and the speedups.
  * A time is null when the target was not reached before the arm ended.
  */
-import { adoptionLatency, bestAt, costs, duplicates, experimentsPerHour, groupStart, timeToTarget, type Costs, type Group, type Values } from './figures.ts'
+import { adoptionLatency, bestAt, costs, cpuPerNodeMinute, duplicates, experimentsPerHour, groupStart, timeToTarget, type Costs, type Group, type Values } from './figures.ts'
 import type { ArmRun } from './arm.ts'
 
 export const SIZES = [1, 2, 4, 8]
@@ -21,6 +21,7 @@ export interface Measured {
   dup: ReturnType<typeof duplicates>
   latency: ReturnType<typeof adoptionLatency>
   costs: Costs
+  cpu: ReturnType<typeof cpuPerNodeMinute>
 }
 
 function measure (g: Group, kind: Measured['kind'], size: number, seed: number, values: Values, target: number, checkpoints: number[]): Measured {
@@ -35,7 +36,8 @@ function measure (g: Group, kind: Measured['kind'], size: number, seed: number, 
     expPerHour: experimentsPerHour(g),
     dup: duplicates(g),
     latency: kind === 'swarm' ? adoptionLatency(g, values) : [],
-    costs: costs(g)
+    costs: costs(g),
+    cpu: cpuPerNodeMinute(g)
   }
 }
 
@@ -64,8 +66,10 @@ export interface Row {
   perSeed: Array<number | null>
   time: number | null
   /** Median over seeds of (one isolated node's time) / (this group's time), and of (best of K isolated) / (this). */
-  vsOne: number | null
-  vsBestOfK: number | null
+  vsOne: Speedup | null
+  vsBestOfK: Speedup | null
+  /** CPU seconds per node-minute: the node process, and its training runs and git (median over groups). */
+  cpu: { self: number, children: number } | null
   best: Record<string, number | null>
   expPerHour: number | null
   dupShare: number | null
@@ -78,13 +82,25 @@ export interface Row {
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
 
-/** Time ratio a / b over seeds, where Infinity means "not reached" (a lower or upper bound then, at best). */
-function ratio (a: number | null, b: number | null): number | null {
-  if (a == null || b == null || !Number.isFinite(b) || b <= 0) return null
-  return a / b
+/** A time ratio; where one side did not reach the target in `cap` seconds it is only a bound. */
+export interface Speedup { value: number, bound: 'exact' | 'at-least' | 'at-most' }
+
+export function ratio (a: number | null, b: number | null, cap: number): Speedup | null {
+  if (a == null || b == null || b <= 0) return null
+  const fa = Number.isFinite(a); const fb = Number.isFinite(b)
+  if (fa && fb) return { value: a / b, bound: 'exact' }
+  if (!fa && fb) return { value: cap / b, bound: 'at-least' }
+  if (fa && !fb) return { value: a / cap, bound: 'at-most' }
+  return null
 }
 
-export function summarise (all: Measured[], seeds: number[], checkpoints: number[]): Row[] {
+/** The middle speedup over seeds (the lower middle of an even count), bound and all. */
+export function medianSpeedup (xs: Array<Speedup | null>): Speedup | null {
+  const s = xs.filter((x): x is Speedup => x != null).sort((a, b) => a.value - b.value)
+  return s.length === 0 ? null : s[Math.floor((s.length - 1) / 2)]!
+}
+
+export function summarise (all: Measured[], seeds: number[], checkpoints: number[], cap: number): Row[] {
   const perSeed = (kind: Measured['kind'], size: number, seed: number): number | null =>
     median(all.filter(m => m.kind === kind && m.size === size && m.seed === seed).map(m => m.time))
   const rows: Row[] = []
@@ -101,8 +117,8 @@ export function summarise (all: Measured[], seeds: number[], checkpoints: number
         size,
         perSeed: times,
         time: median(times),
-        vsOne: median(seeds.map((s, i) => ratio(perSeed('isolated', 1, s), times[i]!))),
-        vsBestOfK: kind === 'swarm' ? median(seeds.map((s, i) => ratio(perSeed('isolated', size, s), times[i]!))) : null,
+        vsOne: medianSpeedup(seeds.map((s, i) => ratio(perSeed('isolated', 1, s), times[i]!, cap))),
+        vsBestOfK: kind === 'swarm' ? medianSpeedup(seeds.map((s, i) => ratio(perSeed('isolated', size, s), times[i]!, cap))) : null,
         best: Object.fromEntries(checkpoints.map(cp => [String(cp), median(seeds.map(s => median(ms.filter(m => m.seed === s).map(m => m.best[String(cp)] ?? null))))])),
         expPerHour: median(ms.map(m => m.expPerHour)),
         dupShare: sum(dup.map(d => d.runs)) > 0 ? sum(dup.map(d => d.duplicates)) / sum(dup.map(d => d.runs)) : null,
@@ -117,6 +133,7 @@ export function summarise (all: Measured[], seeds: number[], checkpoints: number
               neverAllBaseline: latency.filter(l => l.allBaseline == null).length
             }
           : null,
+        cpu: ms.some(m => m.cpu != null) ? { self: median(ms.map(m => m.cpu?.self ?? null))!, children: median(ms.map(m => m.cpu?.children ?? null))! } : null,
         costs: Object.fromEntries(Object.keys(c[0]!).map(k => [k, sum(c.map(x => x[k as keyof Costs]))])) as unknown as Costs,
         groups: ms.length
       })
@@ -128,7 +145,7 @@ export function summarise (all: Measured[], seeds: number[], checkpoints: number
 // --- the table -------------------------------------------------------------------
 
 const secs = (x: number | null, cap: number): string => x == null ? '-' : Number.isFinite(x) ? x.toFixed(0) : `>${cap}`
-const times = (x: number | null): string => x == null ? '-' : Number.isFinite(x) ? `${x.toFixed(2)}x` : '-'
+const times = (x: Speedup | null): string => x == null ? '-' : `${x.bound === 'at-least' ? '>=' : x.bound === 'at-most' ? '<=' : ''}${x.value.toFixed(2)}x`
 const pct = (x: number | null): string => x == null ? '-' : `${(100 * x).toFixed(1)}%`
 const bpb = (x: number | null): string => x == null ? '-' : x.toFixed(3)
 
@@ -137,7 +154,7 @@ function pad (cells: string[], widths: number[]): string {
 }
 
 export function table (rows: Row[], cap: number, checkpoints: number[]): string {
-  const head = ['K', 'arm', 'time to target per seed (s)', 'median', 'vs 1 node', 'vs best of K', ...checkpoints.map(c => `best@${c}s`), 'exp/h/node', 'dup', 'dup cand.', 'repro']
+  const head = ['K', 'arm', 'time to target per seed (s)', 'median', 'vs 1 node', 'vs best of K', ...checkpoints.map(c => `best@${c}s`), 'exp/h/node', 'cpu s/node-min', 'dup', 'dup cand.', 'repro']
   const body = rows.map(r => [
     String(r.size),
     r.kind === 'swarm' ? 'swarm' : r.size === 1 ? 'isolated' : 'best of K isolated',
@@ -147,12 +164,17 @@ export function table (rows: Row[], cap: number, checkpoints: number[]): string 
     times(r.vsBestOfK),
     ...checkpoints.map(c => bpb(r.best[String(c)] ?? null)),
     r.expPerHour == null ? '-' : r.expPerHour.toFixed(0),
+    r.cpu == null ? '-' : `${r.cpu.self.toFixed(1)} + ${r.cpu.children.toFixed(1)}`,
     pct(r.dupShare),
     pct(r.candidateDupShare),
     pct(r.reproductionShare)
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i]!.length)))
   const lines = [pad(head, widths), ...body.map(b => pad(b, widths))]
+  lines.push(
+    `time: seconds from the group's first baseline until one node's baseline is truly <= the target (>${cap}: not reached); vs: median over seeds of`,
+    'time ratios (>= / <=: one side not reached, a bound); best@: the best true baseline by then; cpu: the node process + its runs and git;',
+    'dup: runs of a change on a parent content that another node had already run, of all runs; dup cand.: of own proposals; repro: reproductions, of all runs')
 
   const swarm = rows.filter(r => r.kind === 'swarm')
   lines.push('', 'adoption latency (s, median over new bests): publication -> every other node running it -> every node\'s baseline it or better')
