@@ -164,20 +164,29 @@ export interface Costs {
   /** Runs of peers' results (first and confirming). */
   reproduce: number
   crash: number
+  /** The experiment in flight when the arm ended. */
+  unfinished: number
   /** Everything between runs: proposing, git, the results log, fetching, waiting. */
   between: number
   total: number
 }
 
 export function costs (g: Group): Costs {
-  const c: Costs = { startup: 0, baseline: 0, search: 0, confirm: 0, reproduce: 0, crash: 0, between: 0, total: 0 }
+  const c: Costs = { startup: 0, baseline: 0, search: 0, confirm: 0, reproduce: 0, crash: 0, unfinished: 0, between: 0, total: 0 }
   for (const n of g.nodes) {
     const end = g.endedAt
     const firstStart = n.events.find(e => e.type === 'experiment-start')
     const startup = (firstStart != null ? Date.parse(firstStart.time) : end) - n.spawnedAt
     c.startup += startup / 1000
     let inRuns = 0
-    for (const r of records(n, end)) {
+    const recs = records(n, end)
+    const open = n.events.filter(e => e.type === 'experiment-start' && Date.parse(e.time) <= end && !recs.some(r => r.seq === e.seq)).at(-1)
+    if (open != null) {
+      const s = (end - Date.parse(open.time)) / 1000
+      c.unfinished += s
+      inRuns += s
+    }
+    for (const r of recs) {
       const s = (r.finished_at - r.started_at) / 1000
       inRuns += s
       const confirmed = typeof r.metrics?.confirm_run === 'number'

@@ -182,11 +182,11 @@ export function table (rows: Row[], cap: number, checkpoints: number[]): string 
     const l = r.latency!
     lines.push(`  K=${r.size}: ${l.bests} new bests; all running ${secs(l.allRunning, cap)} (never for ${l.neverAllRunning}); all baselines ${secs(l.allBaseline, cap)} (never for ${l.neverAllBaseline})`)
   }
-  lines.push('', 'where node-time went (% of node-seconds): start-up, baseline+noise, own search runs, confirming runs, reproductions, crashes, between runs')
+  lines.push('', 'where node-time went (% of node-seconds): start-up, baseline+noise, own search runs, confirming runs, reproductions, crashes, the run cut off at the end, between runs')
   for (const r of rows.filter(r => r.size === 1 || r.kind === 'swarm')) {
     const c = r.costs
-    const p = (x: number): string => `${(100 * x / c.total).toFixed(0)}%`
-    lines.push(`  ${r.kind === 'swarm' ? `swarm K=${r.size}` : 'isolated'}: start-up ${p(c.startup)}, baseline ${p(c.baseline)}, search ${p(c.search)}, confirm ${p(c.confirm)}, reproduce ${p(c.reproduce)}, crash ${p(c.crash)}, between ${p(c.between)}`)
+    const p = (x: number | undefined): string => `${(100 * (x ?? 0) / c.total).toFixed(0)}%`
+    lines.push(`  ${r.kind === 'swarm' ? `swarm K=${r.size}` : 'isolated'}: start-up ${p(c.startup)}, baseline ${p(c.baseline)}, search ${p(c.search)}, confirm ${p(c.confirm)}, reproduce ${p(c.reproduce)}, crash ${p(c.crash)}, in flight at the end ${p(c.unfinished)}, between ${p(c.between)}`)
   }
   return lines.join('\n')
 }
