@@ -32,7 +32,7 @@ export interface NodeRun {
   spawnedAt: number
   events: Ev[]
   exitCode: number | null
-  /** CPU seconds it used until the arm ended: itself, and its training runs and git. */
+  /** CPU seconds it used from its first baseline's end to the arm's end: itself, and its training runs and git. */
   cpu: { self: number, children: number } | null
 }
 
@@ -112,9 +112,12 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
   const done = new Promise<ArmRun['ended']>(resolve => { finish = resolve })
   let deadline: NodeJS.Timeout | undefined
 
-  const procs = members.map(m => new NodeProcess(m.name, args(m, members, keys[m.group]!, o.spec.swarm), join(o.logs, `${o.spec.name}-seed${o.seed}-${m.name}.jsonl`), (e: Ev) => {
+  // CPU read when each node's research begins, so start-up (tsx, libp2p) is not counted as research.
+  const cpuAtStart = new Map<string, { self: number, children: number } | null>()
+  const procs: NodeProcess[] = members.map(m => new NodeProcess(m.name, args(m, members, keys[m.group]!, o.spec.swarm), join(o.logs, `${o.spec.name}-seed${o.seed}-${m.name}.jsonl`), (e: Ev) => {
     if (e.type !== 'experiment-end') return
     const r = e.record
+    if (r.status === 'baseline' && !cpuAtStart.has(m.name)) cpuAtStart.set(m.name, procs.find(p => p.name === m.name)?.cpu() ?? null)
     if (r.status === 'baseline' && researchFrom == null) {
       researchFrom = r.finished_at as number
       deadline = setTimeout(() => finish('time'), Math.max(0, researchFrom + o.seconds * 1000 - Date.now()))
@@ -134,7 +137,10 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
   const endedAt = Date.now()
   clearTimeout(deadline)
   clearTimeout(startGuard)
-  const cpu = procs.map(p => p.cpu())
+  const cpu = procs.map(p => {
+    const end = p.cpu(); const start = cpuAtStart.get(p.name)
+    return end == null || start == null ? null : { self: end.self - start.self, children: end.children - start.children }
+  })
   const codes = await Promise.all(procs.map(async p => await p.stop()))
   if (researchFrom == null) throw new Error(`${o.spec.name} seed ${o.seed}: no node began to research\n${procs.map(p => `--- ${p.name}\n${p.tail()}`).join('\n')}`)
   return {

@@ -205,11 +205,11 @@ export function costs (g: Group): Costs {
   return c
 }
 
-/** CPU seconds per minute of node life (spawn to the arm's end): the node process, and its runs and git. */
+/** CPU seconds per minute of research (first baseline's end to the arm's end): the node process, and its runs and git. */
 export function cpuPerNodeMinute (g: Group): { self: number, children: number } | null {
-  const known = g.nodes.filter(n => n.cpu != null)
+  const known = g.nodes.filter(n => n.cpu != null && researchStart(n) != null)
   if (known.length === 0) return null
-  const minutes = known.reduce((s, n) => s + (g.endedAt - n.spawnedAt) / 60_000, 0)
+  const minutes = known.reduce((s, n) => s + (g.endedAt - researchStart(n)!) / 60_000, 0)
   return {
     self: known.reduce((s, n) => s + n.cpu!.self, 0) / minutes,
     children: known.reduce((s, n) => s + n.cpu!.children, 0) / minutes
