@@ -19,6 +19,7 @@
  *   npm run bench:swarm -- --from bench-results/swarm.json    # the table of an earlier run again
  */
 import '../node/polyfills.js'
+import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -65,6 +66,7 @@ const target = args.target != null ? Number(args.target) : facts.target
 const checkpoints = [seconds / 4, seconds / 2, seconds].map(Math.round)
 
 const root = await mkdtemp(join(tmpdir(), 'swarm-bench-swarm-'))
+process.once('exit', () => { rmSync(root, { recursive: true, force: true }) })
 const scratch = join(root, 'scores')
 await mkdir(scratch)
 const scorer = new Scorer(join(project, 'landscape.py'), scratch)

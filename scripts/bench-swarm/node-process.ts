@@ -12,6 +12,11 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = fileURLToPath(new URL('../../bin/swarm-node.js', import.meta.url))
 const STOP_GRACE_MS = 15_000
 
+const running = new Set<ChildProcess>()
+// A benchmark stopped half-way (Ctrl-C, a timeout) leaves no node behind.
+process.once('exit', () => { for (const c of running) c.kill('SIGKILL') })
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130))
+
 /** A `--json` line: a type, an ISO time, the event's fields. */
 export type Ev = { type: string, time: string } & Record<string, any>
 
@@ -27,7 +32,8 @@ export class NodeProcess {
     this.log = createWriteStream(logFile)
     // No public bootstrap list, ever: the nodes must find only each other.
     this.child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, SWARM_NODE_PUBLIC_BOOTSTRAP: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.exited = new Promise(resolve => this.child.once('exit', code => { this.log.end(); resolve(code) }))
+    running.add(this.child)
+    this.exited = new Promise(resolve => this.child.once('exit', code => { running.delete(this.child); this.log.end(); resolve(code) }))
     createInterface({ input: this.child.stdout! }).on('line', line => {
       this.log.write(line + '\n')
       let e: Ev | null = null
