@@ -80,6 +80,8 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--tag <tag>', 'run tag: experiments go on the git branch swarm/<tag>', runTag, 'main')
     .option('--max-experiments <n>', 'stop after n experiments (default: run until stopped)', positiveInt)
     .option('--no-confirm', 'keep a candidate after one run instead of confirming it with a second run')
+    .option('--measure-noise', 'run the baseline again at start and set the noise margin from the spread (the first baseline always does)')
+    .option('--noise-runs <n>', 'runs of the baseline when measuring the noise (default 3; 1 = keep swarm.json\'s noise_margin)', positiveInt)
     .addOption(new Option('--seed <n>', 'seed of the mutation proposer (default: time)').argParser(positiveInt))
     .addOption(new Option('--proposer <kind>', 'who proposes changes: auto (the LLM or agent command when configured, else mutation), mutation (random search over train.py constants) or none (only reproduce what the swarm finds)').choices(['auto', 'mutation', 'none']).default('auto'))
     .option('--no-adopt', 'never run code from other peers (results are still shared and received)')

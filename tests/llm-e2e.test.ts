@@ -45,7 +45,8 @@ describe('LLM proposer on the default project', () => {
       const session = await openSession({ projectDir: dir, home: await tempDir('home'), runTag: 't', budgetS: 3 })
       const { proposer, maxRepairs } = createProposer({ llmBaseUrl: server.url, model: 'fake-coder', env: {} }, { requestTimeoutMs: 10_000, backoffMs: 50 })
       const events: LoopEvent[] = []
-      await runLoop({ session, proposer, maxRepairs, confirm: false, maxExperiments: 1, signal: new AbortController().signal, onEvent: e => events.push(e) })
+      // One baseline run: this is about the LLM's edit, not the noise (tests/noise.test.ts).
+      await runLoop({ session, proposer, maxRepairs, confirm: false, maxExperiments: 1, noiseRuns: 1, signal: new AbortController().signal, onEvent: e => events.push(e) })
       const [baseline, candidate] = events.filter(e => e.type === 'experiment-end').map(e => (e as { record: ExperimentRecord }).record)
 
       // What the node asked: the template's brief and its train.py, the 3 s budget.

@@ -38,7 +38,8 @@ describe('default project in the loop', () => {
       return { description: 'report 0.3 less than measured', files: { 'train.py': text.replace(line, 'print(f"val_bpb: {val_bpb - 0.3:.6f}")') } }
     }
     const events: LoopEvent[] = []
-    await runLoop({ session, proposer: new OneShot(lie), signal: new AbortController().signal, onEvent: e => events.push(e) })
+    // One baseline run: this is about verification, not the noise (tests/noise.test.ts).
+    await runLoop({ session, proposer: new OneShot(lie), noiseRuns: 1, signal: new AbortController().signal, onEvent: e => events.push(e) })
     const [baseline, liar] = events.filter(e => e.type === 'experiment-end').map(e => (e as any).record)
     expect(baseline.status).toBe('baseline')
     expect(baseline.verified_bpb).toBeGreaterThan(1)

@@ -1,8 +1,9 @@
 /**
  * The keep rule, apart from all I/O. Time-limited runs are noisy (±0.03–0.07
  * val_bpb at 60 s on a CPU), so a candidate must beat the baseline by the
- * project's noise margin, and then survive a confirming re-run: both runs must
- * beat the baseline and their mean must clear the margin.
+ * margin in force (the manifest's noise margin, or twice the measured noise
+ * where that is larger: trainer/noise.ts), and then survive a confirming
+ * re-run: both runs must beat the baseline and their mean must clear the margin.
  */
 
 export type Verdict = 'confirm' | 'keep' | 'discard'

@@ -9,6 +9,7 @@ import { contentHash, figureOf, type ClaimMsg, type ResultMsg } from '../protoco
 import { CandidateRejected, checkCandidate } from './check.ts'
 import { afterConfirm, firstLook, mean } from './decide.ts'
 import { measure, type Measurement } from './measure.ts'
+import { NOISE_RUNS, describeMargin, marginInForce, measurement } from './noise.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
 import type { CrashReport, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
 import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
@@ -74,6 +75,10 @@ export interface LoopOptions {
   swarm?: SwarmView
   /** Fixes a proposer may try on a crashed candidate of its own (default 2; 0 turns repair off). */
   maxRepairs?: number
+  /** Re-measure the baseline and its noise at the start, even when resuming (`--measure-noise`). */
+  measureNoise?: boolean
+  /** Runs of the baseline per noise measurement (default NOISE_RUNS; 1 keeps the manifest's margin). */
+  noiseRuns?: number
 }
 
 export { DEFAULT_MAX_REPAIRS }
@@ -112,22 +117,40 @@ async function append (o: LoopOptions, rec: ExperimentRecord, diff: string, file
   o.onEvent({ type: 'experiment-end', record: rec, diff, files, ...(rec.origin != null ? { origin: rec.origin } : {}), baselineBefore: before, baselineAfter: o.session.baseline.value })
 }
 
-/** Measures the workspace head as the baseline (first start, or after a new budget). */
+/**
+ * Measures the workspace head as the baseline (first start, a new budget, or
+ * `--measure-noise`). Without a noise measurement in the records yet, the head
+ * runs several times: the figure is their mean and their spread sets the margin.
+ */
 export async function runBaseline (o: LoopOptions): Promise<boolean> {
   const s = o.session
+  const manifestMargin = s.project.manifest.noise_margin
+  const runs = o.measureNoise === true || marginInForce(s).source === 'manifest' ? Math.max(1, o.noiseRuns ?? NOISE_RUNS) : 1
   const seq = nextSeq(s)
   const startedAt = Date.now()
-  o.onEvent({ type: 'experiment-start', seq, kind: 'baseline', description: 'baseline' })
-  const m = await runOnce(o, seq, 'baseline')
-  if (m.status === 'aborted') return false
-  if (m.status !== 'ok') throw new Error(`the baseline itself does not run (${m.status}: ${m.reason}); fix the project before researching on it. Last output:\n${m.tail.slice(-1500)}`)
-  s.baseline.value = m.value
+  o.onEvent({ type: 'experiment-start', seq, kind: 'baseline', description: runs > 1 ? `baseline (${runs} runs: measuring the noise)` : 'baseline' })
+  const first = await runOnce(o, seq, 'baseline')
+  if (first.status === 'aborted') return false
+  if (first.status !== 'ok') throw new Error(`the baseline itself does not run (${first.status}: ${first.reason}); fix the project before researching on it. Last output:\n${first.tail.slice(-1500)}`)
+  const figures = [first.value!]
+  for (let i = 2; i <= runs; i++) {
+    const again = await runOnce(o, seq, 'baseline')
+    if (again.status === 'aborted') return false
+    // A flaky baseline is worth knowing about, but one failed repeat does not void the others.
+    if (again.status !== 'ok') o.onEvent({ type: 'log', level: 'warn', message: `baseline run ${i}/${runs} failed (${again.reason}); the noise is estimated without it` })
+    else figures.push(again.value!)
+  }
+  const noise = measurement(figures, manifestMargin)
+  s.baseline.value = mean(figures)
   const rec: ExperimentRecord = {
     ...baseRecord(s, seq, startedAt), commit: s.baseline.commit, parent: s.baseline.commit, status: 'baseline', description: 'baseline', proposer: 'none',
-    child: s.baseline.content, ...recordFields(m)
+    child: s.baseline.content, ...recordFields(first), decision_bpb: s.baseline.value,
+    ...(noise != null ? { noise } : {}), margin: noise?.margin ?? marginInForce(s).margin
   }
+  if (figures.length > 1) rec.metrics = { ...rec.metrics, baseline_runs: figures.length }
   s.baseline.record = rec
   await append(o, rec, '', s.baseline.files, null)
+  if (noise != null) o.onEvent({ type: 'log', level: 'info', message: `noise: ${figures.map(f => f.toFixed(4)).join(', ')} -> margin ${describeMargin(marginInForce(s))}` })
   return true
 }
 
@@ -202,7 +225,7 @@ interface Outcome { rec: ExperimentRecord, files: Record<string, string>, tail: 
 async function experiment (o: LoopOptions, proposal: Proposal, proposer: string, origin?: Adoption['origin']): Promise<Outcome | null> {
   const s = o.session
   const ws = s.workspace
-  const margin = s.project.manifest.noise_margin
+  const margin = marginInForce(s).margin
   const files = checkCandidate(s.baseline.files, proposal.files, s.project.manifest.editable)
   await ws.writeEditable(files)
   const trailer = origin == null
@@ -241,7 +264,7 @@ async function experiment (o: LoopOptions, proposal: Proposal, proposer: string,
   const rec: ExperimentRecord = {
     ...baseRecord(s, seq, startedAt), commit, parent: s.baseline.commit, status, description: proposal.description, proposer,
     child: contentHash(files), parent_content: s.baseline.content, decision_bpb: value, baseline_bpb: before, detail: proposal.detail, ...fields,
-    ...(origin != null ? { origin } : {})
+    margin, ...(origin != null ? { origin } : {})
   }
   if (status === 'keep') {
     s.baseline = { commit, files, content: contentHash(files), value, record: rec }
@@ -284,7 +307,7 @@ async function repairCrash (o: LoopOptions, proposal: Proposal, crashed: Outcome
 
 export async function runLoop (o: LoopOptions): Promise<void> {
   const s = o.session
-  if (s.baseline.value == null && !(await runBaseline(o))) return
+  if ((s.baseline.value == null || o.measureNoise === true) && !(await runBaseline(o))) return
   let done = 0
   let idleSaid = false
   while (!o.signal.aborted && (o.maxExperiments === undefined || done < o.maxExperiments)) {

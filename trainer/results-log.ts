@@ -54,6 +54,17 @@ export interface ExperimentRecord {
   detail?: Record<string, unknown>
   /** Set when this experiment reproduced a peer's result. */
   origin?: ExperimentOrigin
+  /** The noise margin the keep rule used (trainer/noise.ts). */
+  margin?: number
+  /** On a baseline measured several times: the runs and their spread. */
+  noise?: NoiseMeasurement
+}
+
+/** Repeated runs of one baseline: the margin in force is derived from the latest (trainer/noise.ts). */
+export interface NoiseMeasurement {
+  runs: number[]
+  sigma: number
+  margin: number
 }
 
 export interface ResultsLogOptions {

@@ -7,6 +7,7 @@
 import { join, resolve } from 'node:path'
 import { adoptionSnapshot, runLoop, type LoopEvent } from '../../trainer/loop.ts'
 import { wireHardware } from '../../trainer/hardware.ts'
+import { marginInForce } from '../../trainer/noise.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
@@ -32,6 +33,8 @@ export interface StartOptions extends NetworkFlags {
   tag: string
   maxExperiments?: number
   confirm: boolean
+  measureNoise?: boolean
+  noiseRuns?: number
   seed?: number
   proposer: 'auto' | 'mutation' | 'none'
   adopt: boolean
@@ -173,7 +176,9 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       signal: controller.signal,
       onEvent,
       confirm: opts.confirm,
-      maxExperiments: opts.maxExperiments
+      maxExperiments: opts.maxExperiments,
+      measureNoise: opts.measureNoise,
+      noiseRuns: opts.noiseRuns
     }).catch(async (err: unknown) => {
       // A baseline that never ran takes back what setting up committed: no broken manifest stays in the user's history.
       if (session.baseline.value == null) {
@@ -206,7 +211,7 @@ function liveSummary (session: Session, swarm: Swarm | null): string {
   const adopted = session.history.findLast(r => r.origin != null && r.status === 'keep')
   return [
     swarm != null ? `${swarm.node.getPeers().length} peers` : 'offline',
-    `base ${f(session.baseline.value)}`,
+    `base ${f(session.baseline.value)} ±${f(marginInForce(session).margin)}`,
     swarm != null ? `swarm ${f(best?.val_bpb)}` : '',
     `${session.history.length} done/${kept} kept`,
     adopted != null ? `adopted #${adopted.seq}` : ''

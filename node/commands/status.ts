@@ -3,6 +3,7 @@ import { requireNode } from '../control/client.ts'
 import { bpb, duration, shortPeer } from '../control/format.ts'
 import { countsPhrase } from '../control/records.ts'
 import type { NodeState } from '../control/view.ts'
+import { describeMargin } from '../../trainer/noise.ts'
 import type { Output } from '../output.ts'
 import { runClock } from '../render.ts'
 import { evidenceLabel } from '../swarm/leaderboard.ts'
@@ -25,6 +26,7 @@ function describe (s: NodeState, dashboard: string): string {
     `track     ${s.track}  (${hw})  budget ${s.budget_s}s  branch ${s.branch}  proposer ${s.proposer}`,
     `swarm     ${s.offline ? 'offline (researching alone)' : `${s.peers} peer${s.peers === 1 ? '' : 's'}`}`,
     `baseline  ${bpb(s.baseline.value)} at ${s.baseline.commit.slice(0, 7)}   ${countsPhrase({ recorded: s.baselines + s.experiments, baselines: s.baselines, experiments: s.experiments, kept: s.kept })}`,
+    `margin    ${s.margin != null ? describeMargin(s.margin) : '-'}`,
     `best      ${bestLine(s)}`,
     `now       ${now}`,
     `dashboard ${dashboard}`

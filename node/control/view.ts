@@ -7,6 +7,7 @@
 import { claimedFigure, figureOf, messageId, type EvidenceKind, type ResultMsg } from '../../protocol/index.ts'
 import { wireHardware, type Hardware } from '../../trainer/hardware.ts'
 import type { LoopEvent } from '../../trainer/loop.ts'
+import { marginInForce, type MarginInForce } from '../../trainer/noise.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
@@ -47,6 +48,8 @@ export interface NodeState {
   baseline: { value: number | null, commit: string }
   /** Counted like `results` counts (records.ts): the baseline apart from the experiments. */
   baselines: number
+  /** What a candidate must beat the baseline by: max(noise_margin, 2σ measured). */
+  margin: MarginInForce
   experiments: number
   kept: number
   /** The swarm's best on this node's track, as this node ranks it (the top of its leaderboard). */
@@ -144,6 +147,7 @@ export class NodeView {
       peers: swarm?.node.getPeers().length ?? 0,
       experiment: this.current,
       baseline: { value: s.baseline.value, commit: s.baseline.commit },
+      margin: marginInForce(s),
       ...countsOf(s.history),
       best
     }

@@ -1,0 +1,111 @@
+/**
+ * Does a swarm find better models sooner than the same nodes alone? Real
+ * `swarm-node start` processes (mutation proposer) search the landscape project
+ * (projects/landscape: 1 s runs, eight interacting constants, a known optimum)
+ * on 127.0.0.1. Per seed, three arms of eight nodes each, so the machine carries
+ * the same number of nodes in every arm:
+ *
+ *   isolated      8 nodes --offline: one node alone, and the best of 2, 4, 8 by subsets
+ *   swarm-8       one private swarm of 8
+ *   swarm-4-2-2   private swarms of 4, 2 and 2
+ *
+ * Each arm gets the same wall time from its first node's first baseline and
+ * ends sooner when every group in it has reached the target. Progress is the
+ * landscape's noiseless value of each node's baseline. Prints a table, writes
+ * the figures to JSON and every node's event lines to the logs directory.
+ *
+ *   npm run bench:swarm [-- --seeds 3 --seconds 90 --arms isolated,swarm-8,swarm-4-2-2
+ *                          --target 1.10 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
+ *   npm run bench:swarm -- --from bench-results/swarm.json    # the table of an earlier run again
+ */
+import '../node/polyfills.js'
+import { rmSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { runArm, type ArmRun, type ArmSpec } from './bench-swarm/arm.ts'
+import { landscapeFacts, Scorer } from './bench-swarm/landscape.ts'
+import { REPO_ROOT } from './bench-swarm/node-process.ts'
+import { measureArm, summarise, table, type Measured } from './bench-swarm/summary.ts'
+
+const ARMS: ArmSpec[] = [
+  { name: 'isolated', groups: [1, 1, 1, 1, 1, 1, 1, 1], swarm: false },
+  { name: 'swarm-8', groups: [8], swarm: true },
+  { name: 'swarm-4-2-2', groups: [4, 2, 2], swarm: true }
+]
+
+const { values: args } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '90' },
+    arms: { type: 'string', default: ARMS.map(a => a.name).join(',') },
+    target: { type: 'string' },
+    'json-out': { type: 'string', default: 'bench-results/swarm.json' },
+    logs: { type: 'string', default: 'bench-results/swarm-logs' },
+    // Print the table of an earlier run's JSON again (after a change to the summary), running nothing.
+    from: { type: 'string' }
+  }
+})
+if (args.from != null) {
+  const old = JSON.parse(await readFile(args.from, 'utf8'))
+  const cps = [old.seconds / 4, old.seconds / 2, old.seconds].map(Math.round)
+  console.log(table(summarise(old.groups, old.seeds, cps, old.seconds), old.seconds, cps))
+  process.exit(0)
+}
+const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1)
+const seconds = Number(args.seconds)
+const arms = args.arms!.split(',').map(name => {
+  const a = ARMS.find(x => x.name === name)
+  if (a == null) throw new Error(`unknown arm ${name} (known: ${ARMS.map(x => x.name).join(', ')})`)
+  return a
+})
+const project = join(REPO_ROOT, 'projects', 'landscape')
+const facts = await landscapeFacts(project)
+const target = args.target != null ? Number(args.target) : facts.target
+const checkpoints = [seconds / 4, seconds / 2, seconds].map(Math.round)
+
+const root = await mkdtemp(join(tmpdir(), 'swarm-bench-swarm-'))
+process.once('exit', () => { rmSync(root, { recursive: true, force: true }) })
+const scratch = join(root, 'scores')
+await mkdir(scratch)
+const scorer = new Scorer(join(project, 'landscape.py'), scratch)
+const say = (line: string): void => { console.log(line) }
+const began = Date.now()
+say(`landscape: start ${facts.start.toFixed(3)}, target ${target}, optimum ${facts.optimum}, noise σ ${facts.sigma}; ${seeds.length} seeds x ${arms.map(a => a.name).join(', ')}, ${seconds} s each`)
+
+const measured: Measured[] = []
+const armLog: Array<{ arm: string, seed: number, ended: ArmRun['ended'], seconds: number, load: [number, number] }> = []
+try {
+  for (const seed of seeds) {
+    // Rotate the order of arms per seed, so a drift in the machine's load falls on every arm alike.
+    const order = arms.map((_, i) => arms[(i + seed - 1) % arms.length]!)
+    for (const spec of order) {
+      const load0 = loadavg()[0]!
+      const t = Date.now()
+      say(`${spec.name} seed ${seed}: starting ${spec.groups.reduce((a, b) => a + b, 0)} nodes (load ${load0.toFixed(1)})`)
+      const arm = await runArm({ spec, seed, seconds, target, project, root, logs: args.logs!, scorer, say })
+      // Score every baseline and keep the arm recorded (most already are).
+      for (const n of arm.nodes) {
+        for (const e of n.events) {
+          if (e.type === 'experiment-end' && (e.record.status === 'keep' || e.record.status === 'baseline')) await scorer.score(n.dir, e.record.commit, e.record.child)
+        }
+      }
+      const load1 = loadavg()[0]!
+      armLog.push({ arm: spec.name, seed, ended: arm.ended, seconds: (arm.endedAt - t) / 1000, load: [load0, load1] })
+      say(`${spec.name} seed ${seed}: ended (${arm.ended}) after ${((arm.endedAt - t) / 1000).toFixed(0)} s; load ${load1.toFixed(1)}`)
+      measured.push(...measureArm(arm, scorer.values, target, checkpoints))
+    }
+  }
+} finally {
+  await rm(root, { recursive: true, force: true })
+}
+
+const rows = summarise(measured, seeds, checkpoints, seconds)
+const loads = armLog.flatMap(a => a.load)
+say('')
+say(table(rows, seconds, checkpoints))
+say(`\nload average (1 min) at arm starts and ends: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on 2 cores; whole benchmark ${((Date.now() - began) / 60000).toFixed(1)} min`)
+await mkdir(dirname(args['json-out']!), { recursive: true })
+await writeFile(args['json-out']!, JSON.stringify({ landscape: { ...facts, target }, seconds, seeds, arms: armLog, rows, groups: measured }, null, 2) + '\n')
+say(`figures: ${args['json-out']}; node event logs: ${args.logs}/`)
