@@ -18,6 +18,7 @@ function describe (s: NodeState, dashboard: string): string {
     `baseline  ${bpb(s.baseline.value)} at ${s.baseline.commit.slice(0, 7)}   ${s.experiments} experiments, ${s.kept} kept`,
     `best      ${s.best == null ? '-' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`,
     `now       ${now}`,
+    `sandbox   ${s.sandbox == null ? '-' : s.sandbox.confined ? `bubblewrap; limits: ${s.sandbox.limitsLine}` : s.sandbox.line}`,
     `dashboard ${dashboard}`
   ].join('\n')
 }

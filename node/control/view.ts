@@ -9,6 +9,7 @@ import { wireHardware, type Hardware } from '../../trainer/hardware.ts'
 import type { LoopEvent } from '../../trainer/loop.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
+import { sandboxLine, type SandboxStatus } from '../../trainer/sandbox/index.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import { computeLeaderboard, type LeaderboardQuery, type LeaderboardRow } from '../swarm/leaderboard.ts'
 import type { SwarmEvent, SwarmService } from '../swarm/service.ts'
@@ -49,6 +50,8 @@ export interface NodeState {
   kept: number
   /** The swarm's best on this node's track, as this node knows it. */
   best: { val_bpb: number | null, author: string, attestations: number, result: string } | null
+  /** The cage runs go through, and which limits are in force (cgroup or prlimit). */
+  sandbox: SandboxStatus & { line: string }
 }
 
 export interface PeerInfo {
@@ -74,6 +77,11 @@ function idOf (r: ResultMsg): string {
 
 function chartResult (r: ResultMsg): ChartResult {
   return { id: idOf(r), author: r.author, track: r.track, status: r.status, val_bpb: r.verified_bpb ?? r.val_bpb, description: r.description, time: r.time }
+}
+
+function sandboxState (s: Session): NodeState['sandbox'] {
+  const status = s.sandbox.status()
+  return { ...status, line: sandboxLine(status) }
 }
 
 export class NodeView {
@@ -141,7 +149,8 @@ export class NodeView {
       baseline: { value: s.baseline.value, commit: s.baseline.commit },
       experiments: s.history.filter(r => r.status !== 'baseline').length,
       kept: s.history.filter(r => r.status === 'keep').length,
-      best
+      best,
+      sandbox: sandboxState(s)
     }
   }
 
