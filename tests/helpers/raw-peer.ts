@@ -14,6 +14,7 @@
  *   {cmd:"sign",body}        -> {type:"signed",message}   body without author/sig
  *   {cmd:"publish",data}     -> {type:"published",recipients}   data: base64 bytes
  *   {cmd:"serve",files}      -> {type:"serving",hash}
+ *   {cmd:"store",message}    -> {type:"stored",added}   a signed message (anyone's) served to peers that sync
  *   {cmd:"put-best",record}  -> {type:"put"}   a signed best record, stored under its key
  *   {cmd:"status"}           -> {type:"status",peers,subscribers}   subscribers of the project topic
  *   {cmd:"stop"}
@@ -67,6 +68,8 @@ async function answer (cmd: Record<string, any>): Promise<Record<string, unknown
     }
     case 'serve':
       return { type: 'serving', hash: await store.putContent(cmd.files) }
+    case 'store':
+      return { type: 'stored', added: await store.add(cmd.message) }
     case 'put-best': {
       const record = cmd.record as BestRecord
       const signal = AbortSignal.timeout(20_000)
