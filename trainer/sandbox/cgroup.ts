@@ -139,18 +139,20 @@ export class RunCgroup {
     return [...all]
   }
 
-  /** SIGKILLs whatever is still inside, waits (bounded) until empty, and removes the cgroups. */
-  async remove (waitMs = 2000): Promise<void> {
+  /** SIGKILLs whatever is still inside, waits (bounded) until empty, and removes the cgroups; returns how many it killed. */
+  async remove (waitMs = 2000): Promise<number> {
     const deadline = Date.now() + waitMs
+    const killed = new Set<number>()
     for (;;) {
       const left = await this.pids()
       if (left.length === 0 || Date.now() > deadline) break
       for (const pid of left) {
-        try { process.kill(pid, 'SIGKILL') } catch {}
+        try { process.kill(pid, 'SIGKILL'); killed.add(pid) } catch {}
       }
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     for (const d of this.dirs) await rmdir(d).catch(() => {})
+    return killed.size
   }
 
   /** Run cgroups a killed node left behind: empties and removes them. */

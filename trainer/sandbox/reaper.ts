@@ -74,7 +74,7 @@ export class RunRegistry {
   }
 
   /** Kills what runs of dead nodes left and forgets them; returns what it did, in words. */
-  async reapStale (removeCgroup: (dir: string) => Promise<void>): Promise<string[]> {
+  async reapStale (removeCgroups: (dirs: string[]) => Promise<number>): Promise<string[]> {
     const done: string[] = []
     const names = await readdir(this.dir).catch(() => [] as string[])
     for (const name of names.filter(n => n.endsWith('.json'))) {
@@ -97,8 +97,9 @@ export class RunRegistry {
         kill(-e.leader.pid, 'SIGKILL')
         killed.push(...members)
       }
-      for (const d of e.cgroups) await removeCgroup(d)
-      if (killed.length > 0) done.push(`killed ${killed.length} process${killed.length === 1 ? '' : 'es'} left by a run of node ${e.node.pid} (${killed.join(', ')})`)
+      const inCgroup = e.cgroups.length > 0 ? await removeCgroups(e.cgroups) : 0
+      const n = killed.length + inCgroup
+      if (n > 0) done.push(`killed ${n} process${n === 1 ? '' : 'es'} left by a run of node ${e.node.pid}${killed.length > 0 ? ` (${killed.join(', ')})` : ''}`)
       await rm(file, { force: true })
     }
     return done

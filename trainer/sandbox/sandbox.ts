@@ -88,6 +88,8 @@ export interface Launch {
 }
 
 const INFO_FD = 3
+/** In a `sh -c` whose $0 is the node's pid: give up if the node is no longer the parent. */
+const PARENT_CHECK = '[ "$PPID" = "$0" ] || exit 125'
 
 export class SandboxError extends Error {
   override name = 'SandboxError'
@@ -156,7 +158,7 @@ export class Sandbox {
 
   /** Kills what runs of a killed node left (processes, cgroups); returns what it did, in words. */
   async reapStale (): Promise<string[]> {
-    const done = await this.registry.reapStale(async dir => await RunCgroup.at([dir]).remove())
+    const done = await this.registry.reapStale(async dirs => await RunCgroup.at(dirs).remove())
     if (this.caps.cgroup != null) {
       const n = await RunCgroup.reapStale(this.caps.cgroup, name => {
         const pid = Number(name.split('-')[0])
@@ -306,7 +308,7 @@ export class Sandbox {
       command: inner
     })
     const outer = await this.outerPrefix(limits)
-    const chain = [...outer.args, c.bwrap!, ...args]
+    const chain = [...outer.args, ...this.parentGuard('KILL'), c.bwrap!, ...args]
     return this.made(chain, { PATH: this.env.PATH ?? '/usr/bin:/bin', ...outer.env }, INFO_FD, outer.cgroup, created)
   }
 
@@ -320,11 +322,23 @@ export class Sandbox {
     const command = typeof spec.command === 'string' ? ['/bin/sh', '-c', spec.command] : spec.command
     if (c.setpriv != null) {
       // When the node dies the wrapper hears USR1 and takes its whole process group with it.
-      chain.push(c.setpriv, '--pdeathsig', 'USR1', '--', '/bin/sh', '-c', 'trap "kill -KILL 0" USR1; "$@" & wait $!', 'swarm-node-run', ...command)
+      chain.push(c.setpriv, '--pdeathsig', 'USR1', '--', '/bin/sh', '-c', `trap "kill -KILL 0" USR1; ${PARENT_CHECK}; "$@" & wait $!`, String(process.pid), ...command)
     } else {
       chain.push(...command)
     }
     return this.made(chain, { ...env, ...outer.env }, null, outer.cgroup, [])
+  }
+
+  /**
+   * A parent-death signal set before bubblewrap starts, and a check that the
+   * node is still its parent after it was set: a node killed in the instant
+   * between spawn and bubblewrap's own --die-with-parent would otherwise leave
+   * a sandbox running with nobody to end it.
+   */
+  private parentGuard (signal: 'KILL'): string[] {
+    const setpriv = this.caps.setpriv
+    if (setpriv == null) return []
+    return [setpriv, '--pdeathsig', signal, '--', '/bin/sh', '-c', `${PARENT_CHECK}; exec "$@"`, String(process.pid)]
   }
 
   /** cgroup entry (made here) or systemd-run, in front of everything else. */
