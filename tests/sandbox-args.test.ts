@@ -37,6 +37,15 @@ describe('workspaceView', () => {
     ])
   })
 
+  it('hides the workspace\'s bytecode caches from every profile: no run imports a planted .pyc', () => {
+    for (const profile of ['run', 'prepare', 'agent'] as const) {
+      const v = workspaceView(profile, { ...rules, pycaches: ['__pycache__', 'src/__pycache__'] })
+      expect(v.overrides).toEqual(expect.arrayContaining([{ path: '__pycache__', mode: 'hide' }, { path: 'src/__pycache__', mode: 'hide' }]))
+    }
+    const a = bwrapArgs(plan({ workspace: { dir: '/w', view: workspaceView('run', { ...rules, pycaches: ['__pycache__'] }) } }))
+    expect(a.join(' ')).toContain('--tmpfs /w/__pycache__ --remount-ro /w/__pycache__')
+  })
+
   it('never binds over a link: a linked output is left to the read-only root', () => {
     const v = workspaceView('run', { ...rules, existing: new Map([...existing, ['model.onnx', 'symlink' as Kind]]) })
     expect(v.overrides.some(o => o.path === 'model.onnx')).toBe(false)
@@ -119,7 +128,7 @@ describe('sandboxEnv', () => {
     const env = sandboxEnv({ from, home: '/home/u', names: ['RANDOM_THING', 'OPENAI_API_KEY'], set: { SWARM_TIME_BUDGET: '60', MY_TOKEN: 't' } })
     expect(env).toEqual({
       PATH: '/usr/bin', LANG: 'C.UTF-8', LC_ALL: 'C', CUDA_VISIBLE_DEVICES: '0', RANDOM_THING: 'r',
-      HOME: '/home/u', TMPDIR: '/tmp', PYTHONUNBUFFERED: '1', PYTHONPYCACHEPREFIX: '/tmp/pycache', SWARM_TIME_BUDGET: '60'
+      HOME: '/home/u', TMPDIR: '/tmp', PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', SWARM_TIME_BUDGET: '60'
     })
   })
   it('passes a key only where the user vouched for it (--agent-env)', () => {

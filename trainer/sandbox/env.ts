@@ -37,9 +37,11 @@ export function isSecretName (name: string): boolean {
 }
 
 /**
- * The allow-listed environment. Python writes its bytecode caches to the
- * private /tmp (PYTHONPYCACHEPREFIX), so no run can plant a .pyc that a later
- * run would import instead of the source.
+ * The allow-listed environment. Python writes no bytecode caches
+ * (PYTHONDONTWRITEBYTECODE), so no run can plant a .pyc that a later run would
+ * import instead of the source; it still reads the system's own caches, so it
+ * starts as fast as outside (the workspace's __pycache__ folders are hidden by
+ * the sandbox).
  */
 export function sandboxEnv (o: EnvOptions): Record<string, string> {
   const vouched = new Set(o.vouched ?? [])
@@ -58,7 +60,7 @@ export function sandboxEnv (o: EnvOptions): Record<string, string> {
     HOME: o.home,
     TMPDIR: '/tmp',
     PYTHONUNBUFFERED: '1',
-    PYTHONPYCACHEPREFIX: '/tmp/pycache'
+    PYTHONDONTWRITEBYTECODE: '1'
   })
   for (const [k, v] of Object.entries(o.set ?? {})) {
     if (isSecretName(k) && !vouched.has(k)) continue

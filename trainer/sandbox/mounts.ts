@@ -29,8 +29,8 @@ export const NODE_OWNED_OUTPUTS = ['run.log', 'prepare.log', 'results.tsv']
 export interface WorkspaceView {
   /** How the workspace folder itself is bound. */
   root: 'ro' | 'rw'
-  /** Paths inside the workspace bound again over the root, parents before children. */
-  overrides: Array<{ path: string, mode: 'ro' | 'rw' }>
+  /** Paths inside the workspace bound again over the root, parents before children; `hide` is an empty folder. */
+  overrides: Array<{ path: string, mode: 'ro' | 'rw' | 'hide' }>
   /** What the caller must create (empty) before the sandbox starts, so it can be bound. */
   createDirs: string[]
   createFiles: string[]
@@ -39,6 +39,8 @@ export interface WorkspaceView {
 export interface WorkspaceRules {
   /** Workspace-relative paths that exist now, with their kind (top-level entries and every plain output path). */
   existing: ReadonlyMap<string, Kind>
+  /** Python bytecode caches in the workspace (`__pycache__` folders): whoever wrote them, no run imports them. */
+  pycaches?: readonly string[]
   editable: readonly string[]
   outputs: readonly string[]
   /** Output folders runs may write (`x/`); every other output folder is data. */
@@ -52,8 +54,9 @@ const plain = (p: string): boolean => !/[*?[\]!]/.test(p) && !p.startsWith('/') 
  * - prepare/run: read-only, except output files the run writes (model.onnx)
  *   and writable output folders; prepare may also write the data folders.
  *   `.git`, the editable files, every fixed file, the data and the files the
- *   node writes (run.log, results.tsv) are read-only. Python's caches go to
- *   the private /tmp instead of __pycache__.
+ *   node writes (run.log, results.tsv) are read-only. The workspace's
+ *   __pycache__ folders are hidden: a .pyc planted there (by an unconfined run
+ *   of old) would otherwise be imported instead of the source.
  * - agent: writable, so editors can replace files by renaming; `.git` and
  *   every output (the data above all) stay read-only, because the node can
  *   revert tracked files afterwards but not data.
@@ -63,6 +66,7 @@ export function workspaceView (profile: Exclude<Profile, 'verify'>, w: Workspace
   const createDirs: string[] = []
   const createFiles: string[] = []
   const outputs = w.outputs.filter(plain)
+  const hidden = (w.pycaches ?? []).map(path => ({ path, mode: 'hide' as const }))
   if (profile === 'agent') {
     if (w.existing.has('.git')) overrides.push({ path: '.git', mode: 'ro' })
     for (const o of outputs) {
@@ -70,7 +74,7 @@ export function workspaceView (profile: Exclude<Profile, 'verify'>, w: Workspace
       const kind = w.existing.get(p)
       if (kind === 'file' || kind === 'dir') overrides.push({ path: p, mode: 'ro' })
     }
-    return { root: 'rw', overrides: byDepth(overrides), createDirs, createFiles }
+    return { root: 'rw', overrides: byDepth([...overrides, ...hidden]), createDirs, createFiles }
   }
   for (const o of outputs) {
     const p = o.replace(/\/$/, '')
@@ -87,7 +91,7 @@ export function workspaceView (profile: Exclude<Profile, 'verify'>, w: Workspace
       if (kind === undefined || kind === 'file') overrides.push({ path: p, mode: 'rw' })
     }
   }
-  return { root: 'ro', overrides: byDepth(overrides), createDirs, createFiles }
+  return { root: 'ro', overrides: byDepth([...overrides, ...hidden]), createDirs, createFiles }
 }
 
 function byDepth<T extends { path: string }> (list: T[]): T[] {
@@ -165,7 +169,8 @@ export function bwrapArgs (p: BwrapPlan): string[] {
     a.push(view.root === 'ro' ? '--ro-bind' : '--bind', dir, dir)
     for (const o of view.overrides) {
       const path = posix.join(dir, o.path)
-      a.push(o.mode === 'ro' ? '--ro-bind' : '--bind', path, path)
+      if (o.mode === 'hide') a.push('--tmpfs', path, '--remount-ro', path)
+      else a.push(o.mode === 'ro' ? '--ro-bind' : '--bind', path, path)
     }
   }
   if (!wsInHome) mask()

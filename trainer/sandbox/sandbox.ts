@@ -108,6 +108,28 @@ async function kindOf (path: string): Promise<Kind | undefined> {
 
 const realOrNull = async (p: string): Promise<string | null> => await realpath(p).catch(() => null)
 
+const PYCACHE_WALK_LIMIT = 5000
+
+/** `__pycache__` folders in the workspace (bounded walk; git, data and other outputs skipped). */
+async function findPycaches (dir: string, outputs: readonly string[]): Promise<string[]> {
+  const skip = new Set(outputs.filter(o => o.endsWith('/') && !o.includes('__pycache__')).map(o => o.slice(0, -1)))
+  const found: string[] = []
+  let seen = 0
+  const walk = async (rel: string, depth: number): Promise<void> => {
+    if (depth > 8 || seen > PYCACHE_WALK_LIMIT) return
+    const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => [])
+    for (const e of entries) {
+      seen++
+      if (!e.isDirectory()) continue
+      const path = rel === '' ? e.name : `${rel}/${e.name}`
+      if (e.name === '__pycache__') found.push(path)
+      else if (e.name !== '.git' && !e.name.startsWith('.') && !skip.has(path) && e.name !== 'node_modules') await walk(path, depth + 1)
+    }
+  }
+  await walk('', 0)
+  return found
+}
+
 export class Sandbox {
   readonly home: string
   readonly unsafe: boolean
@@ -214,7 +236,7 @@ export class Sandbox {
     return list.filter(p => !list.some(q => q !== p && contains(q, p)))
   }
 
-  private async workspaceLayout (project: ProjectInfo): Promise<{ dir: string, existing: Map<string, Kind>, symlinked: string[] }> {
+  private async workspaceLayout (project: ProjectInfo): Promise<{ dir: string, existing: Map<string, Kind>, symlinked: string[], pycaches: string[] }> {
     const dir = await realpath(project.dir)
     const existing = new Map<string, Kind>()
     for (const name of await readdir(dir)) existing.set(name, (await kindOf(join(dir, name)))!)
@@ -231,7 +253,7 @@ export class Sandbox {
       const target = await realOrNull(join(dir, name))
       if (target != null && !contains(dir, target)) symlinked.push(target)
     }
-    return { dir, existing, symlinked }
+    return { dir, existing, symlinked, pycaches: await findPycaches(dir, project.manifest.outputs) }
   }
 
   private async confinedLaunch (project: ProjectInfo | null, spec: LaunchSpec, limits: Limits): Promise<Launch> {
@@ -267,7 +289,8 @@ export class Sandbox {
         existing: layout.existing,
         editable: project.manifest.editable,
         outputs: project.manifest.outputs,
-        writable: project.manifest.sandbox.writable
+        writable: project.manifest.sandbox.writable,
+        pycaches: layout.pycaches
       })
       for (const d of view.createDirs) await mkdir(join(wsDir, d), { recursive: true })
       for (const f of view.createFiles) {
