@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseMountinfo, parseProcCgroup } from '../trainer/sandbox/cgroup.ts'
 import { sandboxEnv } from '../trainer/sandbox/env.ts'
-import { cgroupEnterArgs, describeLimits, prlimitArgs, resolveLimits, systemdRunArgs } from '../trainer/sandbox/limits.ts'
+import { describeLimits, prlimitArgs, resolveLimits, systemdRunArgs } from '../trainer/sandbox/limits.ts'
 import { bwrapArgs, workspaceView, type BwrapPlan, type Kind } from '../trainer/sandbox/mounts.ts'
 
 const OUTPUTS = ['data/', 'run.log', 'prepare.log', 'results.tsv', 'model.onnx', '__pycache__/', 'ckpt/', '*.tmp']
@@ -148,7 +148,6 @@ describe('limits', () => {
     expect(prlimitArgs('/usr/bin/prlimit', l, { nproc: true, memory: true })).toEqual(['/usr/bin/prlimit', `--data=${256 * 1024 ** 2}:${256 * 1024 ** 2}`, `--fsize=${8 * 1024 ** 2}:${8 * 1024 ** 2}`, '--nproc=64:64', '--core=0', '--'])
     expect(prlimitArgs('p', l, { nproc: false, memory: false }).join(' ')).not.toMatch(/nproc|data/)
     expect(systemdRunArgs('systemd-run', l)).toEqual(expect.arrayContaining(['--user', '--scope', `MemoryMax=${256 * 1024 ** 2}`, 'TasksMax=64']))
-    expect(cgroupEnterArgs(['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'])).toEqual(['/bin/sh', '-c', 'echo $$ > "$1" && echo $$ > "$2" && shift 2 && exec "$@"', 'swarm-node-cgroup', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs'])
   })
   it('says when the process limit cannot hold', () => {
     expect(describeLimits('prlimit', l, { root: true, userns: true })).toMatch(/the kernel exempts root/)

@@ -102,10 +102,10 @@ export async function openSession (opts: SessionOptions): Promise<Session> {
   const m = project.manifest
   const needsPython = [m.run, m.prepare ?? ''].some(c => c.includes('{python}'))
   const py = needsPython ? await findPython({ preferred: m.python ?? undefined }) : { path: m.python ?? 'python3' }
-  const hardware = await detectHardware()
+  const [hardware, roots] = await Promise.all([detectHardware(), pythonRoots(py.path, project.dir)])
   const env = templateEnv()
   const node = opts.sandbox ?? await Sandbox.open({ home: opts.home })
-  const sandbox = new ProjectSandbox(node, { dir: project.dir, manifest: m, python: await pythonRoots(py.path, project.dir) })
+  const sandbox = new ProjectSandbox(node, { dir: project.dir, manifest: m, python: roots })
   await prepare(project, py.path, env, sandbox, opts.signal)
   const measureData = m.onnx == null ? null : await captureMeasurementData(project.dir, m.onnx, measurementDir(opts.home, project.id))
 

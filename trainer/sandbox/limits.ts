@@ -55,12 +55,6 @@ export function systemdRunArgs (systemdRun: string, l: Limits): string[] {
   return [systemdRun, '--user', '--scope', '--quiet', '--collect', '-p', `MemoryMax=${l.memoryBytes}`, '-p', 'MemorySwapMax=0', '-p', `TasksMax=${l.processes}`, '--']
 }
 
-/** A shell that moves itself into the run's cgroups, then becomes the command (same pid, same parent). */
-export function cgroupEnterArgs (procsFiles: readonly string[]): string[] {
-  const enter = procsFiles.map((_, i) => `echo $$ > "$${i + 1}"`).join(' && ')
-  return ['/bin/sh', '-c', `${enter} && shift ${procsFiles.length} && exec "$@"`, 'swarm-node-cgroup', ...procsFiles]
-}
-
 const gib = (b: number): string => b >= 1024 ** 3 ? `${+(b / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(b / MIB)} MiB`
 
 export function describeLimits (kind: LimitsKind, l: Limits, o: { root: boolean, userns: boolean }): string {

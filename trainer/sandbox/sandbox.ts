@@ -12,7 +12,7 @@ import type { Manifest } from '../manifest.ts'
 import type { PythonRoots } from '../python.ts'
 import { RunCgroup } from './cgroup.ts'
 import { sandboxEnv } from './env.ts'
-import { cgroupEnterArgs, describeLimits, prlimitArgs, resolveLimits, systemdRunArgs, type Limits } from './limits.ts'
+import { describeLimits, prlimitArgs, resolveLimits, systemdRunArgs, type Limits } from './limits.ts'
 import { bwrapArgs, contains, workspaceView, type Kind, type Profile } from './mounts.ts'
 import { capabilities, type Capabilities } from './probe.ts'
 import { RunRegistry, refOf } from './reaper.ts'
@@ -88,8 +88,6 @@ export interface Launch {
 }
 
 const INFO_FD = 3
-/** In a `sh -c` whose $0 is the node's pid: give up if the node is no longer the parent. */
-const PARENT_CHECK = '[ "$PPID" = "$0" ] || exit 125'
 
 export class SandboxError extends Error {
   override name = 'SandboxError'
@@ -331,40 +329,49 @@ export class Sandbox {
       command: inner
     })
     const outer = await this.outerPrefix(limits)
-    const chain = [...outer.args, ...this.parentGuard('KILL'), c.bwrap!, ...args]
+    const chain = [...this.starter('KILL', outer.cgroup), ...outer.args, c.bwrap!, ...args]
     return this.made(chain, { PATH: this.env.PATH ?? '/usr/bin:/bin', ...outer.env }, INFO_FD, outer.cgroup, created)
   }
 
   private async unconfinedLaunch (project: ProjectInfo | null, spec: LaunchSpec, limits: Limits): Promise<Launch> {
     const c = this.caps
     const env = this.envFor(project, spec, this.userHome)
-    const chain: string[] = []
     const outer = await this.outerPrefix(limits)
-    chain.push(...outer.args)
-    if (c.prlimit != null) chain.push(...prlimitArgs(c.prlimit, limits, { nproc: false, memory: c.gpu == null || c.limits === 'prlimit' }))
     const command = typeof spec.command === 'string' ? ['/bin/sh', '-c', spec.command] : spec.command
-    if (c.setpriv != null) {
-      // When the node dies the wrapper hears USR1 and takes its whole process group with it.
-      chain.push(c.setpriv, '--pdeathsig', 'USR1', '--', '/bin/sh', '-c', `trap "kill -KILL 0" USR1; ${PARENT_CHECK}; "$@" & wait $!`, String(process.pid), ...command)
-    } else {
-      chain.push(...command)
-    }
+    const chain = [
+      ...this.starter('USR1', outer.cgroup),
+      ...outer.args,
+      ...(c.prlimit != null ? prlimitArgs(c.prlimit, limits, { nproc: false, memory: c.gpu == null || c.limits === 'prlimit' }) : []),
+      ...command
+    ]
     return this.made(chain, { ...env, ...outer.env }, null, outer.cgroup, [])
   }
 
   /**
-   * A parent-death signal set before bubblewrap starts, and a check that the
-   * node is still its parent after it was set: a node killed in the instant
-   * between spawn and bubblewrap's own --die-with-parent would otherwise leave
-   * a sandbox running with nobody to end it.
+   * The first process of every launch: a parent-death signal (setpriv) set
+   * before anything else, then a shell that checks the node is still its
+   * parent (a node killed in the instant after spawn would otherwise leave a
+   * run with nobody to end it) and moves itself into the run's cgroup. In a
+   * sandbox it then becomes bubblewrap, whose own --die-with-parent takes
+   * over; unconfined (USR1) it stays, and when the node dies it kills the
+   * run's whole process group.
    */
-  private parentGuard (signal: 'KILL'): string[] {
+  private starter (signal: 'KILL' | 'USR1', cgroup: RunCgroup | null): string[] {
     const setpriv = this.caps.setpriv
-    if (setpriv == null) return []
-    return [setpriv, '--pdeathsig', signal, '--', '/bin/sh', '-c', `${PARENT_CHECK}; exec "$@"`, String(process.pid)]
+    const procs = cgroup?.procsFiles ?? []
+    if (setpriv == null && procs.length === 0) return []
+    const steps = [
+      ...(signal === 'USR1' ? ['trap "kill -KILL 0" USR1'] : []),
+      ...(setpriv != null ? ['[ "$PPID" = "$0" ] || exit 125'] : []),
+      ...procs.map((_, i) => `echo $$ > "$${i + 1}" || exit 125`),
+      ...(procs.length > 0 ? [`shift ${procs.length}`] : []),
+      signal === 'USR1' ? '"$@" & wait $!' : 'exec "$@"'
+    ]
+    const shell = ['/bin/sh', '-c', steps.join('; '), String(process.pid), ...procs]
+    return setpriv != null ? [setpriv, '--pdeathsig', signal, '--', ...shell] : shell
   }
 
-  /** cgroup entry (made here) or systemd-run, in front of everything else. */
+  /** systemd-run in front of the sandbox, or the run's own cgroup (made here, entered by the starter). */
   private async outerPrefix (limits: Limits): Promise<{ args: string[], env: Record<string, string>, cgroup: RunCgroup | null }> {
     const c = this.caps
     if (c.limits === 'systemd' && c.systemdRun != null) {
@@ -374,7 +381,7 @@ export class Sandbox {
     }
     if (c.limits === 'cgroup' && c.cgroup != null) {
       const cgroup = await RunCgroup.create(c.cgroup, `${process.pid}-${++this.runs}`, { processes: limits.processes, memoryBytes: limits.memoryBytes })
-      return { args: cgroupEnterArgs(cgroup.procsFiles), env: {}, cgroup }
+      return { args: [], env: {}, cgroup }
     }
     return { args: [], env: {}, cgroup: null }
   }
