@@ -11,7 +11,7 @@
  * the output except to read small tails of the file.
  */
 import { spawn } from 'node:child_process'
-import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Launch } from './sandbox/index.ts'
@@ -70,11 +70,11 @@ const KILL_SETTLE_MS = 2000
 const REASON_DETAIL_CHARS = 300
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-/** Reads at most the last `bytes` bytes of a file; '' when it is missing. */
+/** Reads at most the last `bytes` bytes of a file; '' when it is missing or a link (never followed). */
 export async function readTail (path: string, bytes: number): Promise<string> {
   let handle
   try {
-    handle = await open(path, 'r')
+    handle = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0))
   } catch {
     return ''
   }
@@ -162,6 +162,23 @@ async function sweepGroup (pgid: number, deadline: number): Promise<void> {
   while (Date.now() < killedBy && await groupHasLiveMembers(pgid)) await sleep(GROUP_POLL_MS)
 }
 
+/**
+ * Opens (truncating) the log the child writes to. O_APPEND so stdout and
+ * stderr, sharing this description, never overwrite each other; O_NOFOLLOW
+ * because the log lives in a folder code we did not write could touch: a
+ * link planted in its place (run.log -> ~/.bashrc) is removed, never followed.
+ */
+async function openLog (path: string): Promise<FileHandle> {
+  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND | (fsConstants.O_NOFOLLOW ?? 0)
+  try {
+    return await open(path, flags, 0o644)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err
+    await rm(path, { force: true })
+    return await open(path, flags, 0o644)
+  }
+}
+
 /** bubblewrap's --info-fd report: `{"child-pid": n}`, the sandbox's PID 1 as the host sees it. */
 async function readSandboxPid (stream: NodeJS.ReadableStream | null): Promise<number | null> {
   if (stream == null) return null
@@ -226,8 +243,7 @@ export async function runCommand (opts: RunOptions): Promise<RunOutcome> {
   const cwdIsDir = await stat(opts.cwd).then(st => st.isDirectory(), () => false)
   if (!cwdIsDir) throw new RunnerError(`runCommand: working directory ${opts.cwd} does not exist`)
   await mkdir(dirname(opts.logPath), { recursive: true })
-  // O_APPEND so stdout and stderr, sharing this description, never overwrite each other.
-  const log = await open(opts.logPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND, 0o644)
+  const log = await openLog(opts.logPath)
 
   if (isAborted(opts.signal)) {
     await log.close()

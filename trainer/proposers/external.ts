@@ -81,7 +81,9 @@ export class ExternalProposer implements Proposer {
     if (sandbox == null) throw new ProposerFailed('no sandbox to run the agent in')
     if (!sandbox.foreignAllowed) throw new ProposerFailed('there is no sandbox here, so the agent does not run (--unsafe-no-sandbox runs it unconfined)')
     const say = ctx.log ?? (() => {})
+    // The agent may write in scratch (its description); its log lives where it cannot reach.
     const scratch = await mkdtemp(join(tmpdir(), 'swarm-agent-'))
+    const logs = await mkdtemp(join(tmpdir(), 'swarm-agent-log-'))
     const brief = join(scratch, 'brief.md')
     const descriptionFile = join(scratch, 'description.txt')
     const started = Date.now()
@@ -101,7 +103,7 @@ export class ExternalProposer implements Proposer {
         env,
         timeoutS: this.timeoutS,
         killGraceMs: this.o.killGraceMs ?? AGENT_KILL_GRACE_MS,
-        logPath: join(scratch, 'agent.log'),
+        logPath: join(logs, 'agent.log'),
         signal: ctx.signal,
         launch: await sandbox.launch({
           profile: 'agent', command, cwd: ws.dir, env, readWrite: [scratch, ...cage.binds], envNames: cage.env, vouched: cage.env, network: cage.network
@@ -134,6 +136,7 @@ export class ExternalProposer implements Proposer {
       return { files: vetted.files, description, detail: { stats, agent, ...(changes.notes.length > 0 ? { notes: changes.notes } : {}) } }
     } finally {
       await rm(scratch, { recursive: true, force: true })
+      await rm(logs, { recursive: true, force: true })
     }
   }
 }
