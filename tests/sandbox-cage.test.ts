@@ -94,6 +94,20 @@ describe('a run in the cage', () => {
     expect(cage.status().limitsLine).toMatch(/64 processes/)
   })
 
+  it('lets prepare alone write data kept outside the project (sandbox.data); runs only read it', async () => {
+    const ext = join(await tempDir('cage-data'), 'autoresearch-cache')
+    const manifest = parseManifest({ name: 'ext', run: 'true', outputs: ['data/'], sandbox: { data: [ext] } })
+    const project = new ProjectSandbox(cage.sandbox, { dir, manifest, python: null })
+    const log = join(home, 'ext.log')
+    const go = async (profile: 'prepare' | 'run', script: string): Promise<string> => {
+      await runCommand({ command: script, cwd: dir, timeoutS: 20, logPath: log, launch: await project.launch({ profile, command: script, cwd: dir }) })
+      return await readFile(log, 'utf8')
+    }
+    expect(await go('prepare', `echo tokens > ${ext}/val.bin && echo written`)).toBe('written\n')
+    expect(await go('run', `cat ${ext}/val.bin; (echo poison > ${ext}/val.bin) 2>&1`)).toMatch(/^tokens\n.*Read-only file system/)
+    expect(await readFile(join(ext, 'val.bin'), 'utf8')).toBe('tokens\n')
+  })
+
   it('returns only when everything the run started is gone, setsid children included', async () => {
     const mark = `77.${process.pid}${Date.now() % 100000}`
     await inside(`setsid sleep ${mark} & (sleep ${mark} &) ; echo started`)

@@ -16,6 +16,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { contentHash, signMessage, type ResultMsg } from '../protocol/index.ts'
 import { detectHardware, trackFor } from '../trainer/hardware.ts'
 import { loadProject } from '../trainer/project.ts'
+import { runCli } from './helpers/cli-run.ts'
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.ts'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import { PAYLOAD_LINE, cagedTrain, honestFigure, hostileWorld, withPayload, type World } from './helpers/hostile-cases.ts'
@@ -76,6 +77,11 @@ describe('without a usable sandbox', () => {
     const llm = await b.proc.waitFor(e => e.type === 'experiment-end' && e.record.proposer === 'llm:fake-coder', 30_000, 'the LLM\'s candidate run')
     expect(llm.record.description).toBe('deeper')
     expect(s.chats().length).toBe(1)
+    // `status` says it too, with the limits in force.
+    const status = await runCli(['--home', w.home, '--json', 'status'])
+    expect(JSON.parse(status.stdout).sandbox).toMatchObject({ confined: false, unsafe: true, limits: expect.stringMatching(/^(cgroup|systemd|prlimit|none)$/) })
+    const text = await runCli(['--home', w.home, 'status'])
+    expect(text.stdout).toMatch(/^sandbox {3}WARNING: --unsafe-no-sandbox: no sandbox here/m)
     expect(await b.proc.stop()).toBe(0)
   }, 150_000)
 })

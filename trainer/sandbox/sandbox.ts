@@ -8,7 +8,7 @@
 import { mkdir, open, lstat, readdir, realpath, rm, stat } from 'node:fs/promises'
 import { homedir, totalmem } from 'node:os'
 import { delimiter, dirname, isAbsolute, join } from 'node:path'
-import type { Manifest } from '../manifest.ts'
+import { DEFAULT_FILE_SIZE_MB, DEFAULT_PROCESSES, type Manifest, type SandboxSpec } from '../manifest.ts'
 import type { PythonRoots } from '../python.ts'
 import { RunCgroup } from './cgroup.ts'
 import { sandboxEnv } from './env.ts'
@@ -88,6 +88,8 @@ export interface Launch {
 }
 
 const INFO_FD = 3
+/** Limits of a launch without a project (none today), and of the node-wide status line. */
+const DEFAULT_LIMITS: Pick<SandboxSpec, 'memory_mb' | 'processes' | 'file_size_mb'> = { memory_mb: null, processes: DEFAULT_PROCESSES, file_size_mb: DEFAULT_FILE_SIZE_MB }
 
 export class SandboxError extends Error {
   override name = 'SandboxError'
@@ -163,7 +165,7 @@ export class Sandbox {
     return this.confined || this.unsafe
   }
 
-  status (limits: Limits = resolveLimits({ memory_mb: null, processes: 1024, file_size_mb: 16 * 1024 }, totalmem())): SandboxStatus {
+  status (limits: Limits = resolveLimits(DEFAULT_LIMITS, totalmem())): SandboxStatus {
     const c = this.caps
     return {
       confined: this.confined,
@@ -191,7 +193,7 @@ export class Sandbox {
   }
 
   async launch (project: ProjectInfo | null, spec: LaunchSpec): Promise<Launch> {
-    const limits = resolveLimits(project?.manifest.sandbox ?? { memory_mb: null, processes: 1024, file_size_mb: 16 * 1024 }, totalmem())
+    const limits = resolveLimits(project?.manifest.sandbox ?? DEFAULT_LIMITS, totalmem())
     return this.confined
       ? await this.confinedLaunch(project, spec, limits)
       : await this.unconfinedLaunch(project, spec, limits)
