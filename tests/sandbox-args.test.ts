@@ -55,6 +55,7 @@ describe('workspaceView', () => {
 
 const plan = (o: Partial<BwrapPlan> = {}): BwrapPlan => ({
   userns: true,
+  disableUserns: true,
   network: false,
   home: '/home/u',
   nodeHome: '/home/u/.swarm-node',
@@ -114,6 +115,10 @@ describe('bwrapArgs', () => {
     const setuid = bwrapArgs(plan({ userns: false }))
     expect(setuid).not.toContain('--unshare-user')
     expect(setuid).not.toContain('--disable-userns')
+    // bubblewrap before 0.8 knows no --disable-userns.
+    const old = bwrapArgs(plan({ disableUserns: false }))
+    expect(old).toContain('--unshare-user')
+    expect(old).not.toContain('--disable-userns')
   })
 
   it('refuses a home that would hide part of the system', () => {

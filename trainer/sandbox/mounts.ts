@@ -101,8 +101,10 @@ function byDepth<T extends { path: string }> (list: T[]): T[] {
 export interface SystemPath { path: string, symlink?: string }
 
 export interface BwrapPlan {
-  /** Create a user namespace (and forbid nested ones); false where bwrap is setuid without user namespaces. */
+  /** Create a user namespace; false where bwrap is setuid without user namespaces. */
   userns: boolean
+  /** Forbid nested user namespaces inside (bubblewrap >= 0.8). */
+  disableUserns: boolean
   /** Keep the host's network (only the agent, and only when the user asks). */
   network: boolean
   /** $HOME inside: an empty private folder at this path. */
@@ -136,7 +138,8 @@ export function contains (a: string, b: string): boolean {
 export function bwrapArgs (p: BwrapPlan): string[] {
   const a: string[] = ['--unshare-all']
   if (p.network) a.push('--share-net')
-  if (p.userns) a.push('--unshare-user', '--disable-userns')
+  if (p.userns) a.push('--unshare-user')
+  if (p.userns && p.disableUserns) a.push('--disable-userns')
   a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL')
   a.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm')
   for (const d of p.gpu?.devices ?? []) a.push('--dev-bind', d, d)

@@ -21,6 +21,8 @@ export interface Capabilities {
   bwrap: string | null
   /** bubblewrap may create a user namespace (not so where it is setuid and they are off). */
   userns: boolean
+  /** bubblewrap can forbid nested user namespaces inside (--disable-userns, bubblewrap >= 0.8). */
+  disableUserns: boolean
   reason: string | null
   limits: LimitsKind
   prlimit: string | null
@@ -95,26 +97,31 @@ async function gpuDevices (): Promise<Capabilities['gpu']> {
 }
 
 /** The smallest sandbox that shows whether bubblewrap works here at all. */
-function probeArgs (userns: boolean): string[] {
-  return ['--unshare-all', ...(userns ? ['--unshare-user', '--disable-userns'] : []), '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
+function probeArgs (userns: boolean, disableUserns: boolean): string[] {
+  return ['--unshare-all', ...(userns ? ['--unshare-user'] : []), ...(disableUserns ? ['--disable-userns'] : []), '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--', 'true']
 }
 
-async function probeBwrap (env: NodeJS.ProcessEnv): Promise<Pick<Capabilities, 'bwrap' | 'userns' | 'reason'>> {
-  if (process.platform !== 'linux') return { bwrap: null, userns: false, reason: `bubblewrap needs Linux (this is ${process.platform})` }
+type BwrapProbe = Pick<Capabilities, 'bwrap' | 'userns' | 'disableUserns' | 'reason'>
+
+async function probeBwrap (env: NodeJS.ProcessEnv): Promise<BwrapProbe> {
+  const none = (reason: string): BwrapProbe => ({ bwrap: null, userns: false, disableUserns: false, reason })
+  if (process.platform !== 'linux') return none(`bubblewrap needs Linux (this is ${process.platform})`)
   const wanted = env.SWARM_BWRAP ?? 'bwrap'
-  if (wanted === 'none' || wanted === '') return { bwrap: null, userns: false, reason: 'turned off (SWARM_BWRAP=none)' }
+  if (wanted === 'none' || wanted === '') return none('turned off (SWARM_BWRAP=none)')
   const bwrap = await which(wanted, env.PATH)
-  if (bwrap == null) return { bwrap: null, userns: false, reason: `bubblewrap (${wanted}) is not installed; on Debian/Ubuntu: apt-get install bubblewrap` }
-  const full = await run(bwrap, probeArgs(true), env)
-  if (full.ok) return { bwrap, userns: true, reason: null }
-  const setuid = await run(bwrap, probeArgs(false), env)
-  if (setuid.ok) return { bwrap, userns: false, reason: null }
+  if (bwrap == null) return none(`bubblewrap (${wanted}) is not installed; on Debian/Ubuntu: apt-get install bubblewrap`)
+  // Best first: a user namespace with nested ones forbidden; older bubblewrap (< 0.8) without the latter; setuid bubblewrap without either.
+  const full = await run(bwrap, probeArgs(true, true), env)
+  if (full.ok) return { bwrap, userns: true, disableUserns: true, reason: null }
+  if ((await run(bwrap, probeArgs(true, false), env)).ok) return { bwrap, userns: true, disableUserns: false, reason: null }
+  const setuid = await run(bwrap, probeArgs(false, false), env)
+  if (setuid.ok) return { bwrap, userns: false, disableUserns: false, reason: null }
   const why = full.out.split('\n').pop() ?? ''
   const hint = /user namespace|permission|EPERM|Operation not permitted|No space left/i.test(why)
     ? ' (unprivileged user namespaces look disabled: sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0, or an AppArmor profile for bwrap)'
     : ''
-  return { bwrap: null, userns: false, reason: `${bwrap} does not work here: ${why || 'no output'}${hint}` }
+  return none(`${bwrap} does not work here: ${why || 'no output'}${hint}`)
 }
 
 async function probeSystemd (env: NodeJS.ProcessEnv): Promise<string | null> {

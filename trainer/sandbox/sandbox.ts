@@ -314,6 +314,7 @@ export class Sandbox {
 
     const args = bwrapArgs({
       userns: c.userns,
+      disableUserns: c.disableUserns,
       network: spec.network === true,
       home,
       nodeHome: this.home,
