@@ -148,7 +148,7 @@ export class Sandbox {
     this.registry = new RunRegistry(join(home, 'sandbox', 'runs'))
   }
 
-  /** Probes the machine (once per process) and kills whatever runs a killed node left behind. */
+  /** Probes the machine (once per process); `reapStale()` then ends what a killed node left behind. */
   static async open (o: SandboxOptions): Promise<Sandbox> {
     const caps = o.capabilities ?? await capabilities(o.env)
     await mkdir(o.home, { recursive: true })
@@ -236,7 +236,7 @@ export class Sandbox {
     return list.filter(p => !list.some(q => q !== p && contains(q, p)))
   }
 
-  private async workspaceLayout (project: ProjectInfo): Promise<{ dir: string, existing: Map<string, Kind>, symlinked: string[], pycaches: string[] }> {
+  private async workspaceLayout (project: ProjectInfo): Promise<{ dir: string, existing: Map<string, Kind>, symlinked: Array<{ name: string, target: string }>, pycaches: string[] }> {
     const dir = await realpath(project.dir)
     const existing = new Map<string, Kind>()
     for (const name of await readdir(dir)) existing.set(name, (await kindOf(join(dir, name)))!)
@@ -247,11 +247,11 @@ export class Sandbox {
       if (kind !== undefined) existing.set(p, kind)
     }
     // A top-level link (data -> /mnt/big/data) points where the run must see too.
-    const symlinked: string[] = []
+    const symlinked: Array<{ name: string, target: string }> = []
     for (const [name, kind] of existing) {
       if (kind !== 'symlink' || name.includes('/')) continue
       const target = await realOrNull(join(dir, name))
-      if (target != null && !contains(dir, target)) symlinked.push(target)
+      if (target != null && !contains(dir, target)) symlinked.push({ name, target })
     }
     return { dir, existing, symlinked, pycaches: await findPycaches(dir, project.manifest.outputs) }
   }
@@ -304,7 +304,11 @@ export class Sandbox {
         }
       }
       workspace = { dir: wsDir, view }
-      ;(spec.profile === 'prepare' ? readWrite : readOnly).push(...layout.symlinked)
+      // Only prepare writes through a linked output folder (the data); everything else linked is read-only.
+      for (const { name, target } of layout.symlinked) {
+        const data = spec.profile === 'prepare' && project.manifest.outputs.includes(`${name}/`)
+        ;(data ? readWrite : readOnly).push(target)
+      }
     }
 
     const inner: string[] = []
