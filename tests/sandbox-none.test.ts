@@ -55,7 +55,7 @@ describe('without a usable sandbox', () => {
     const a = await startTrainer('N', { dir: w.dir, home: w.home, bootstrap: [raw.addr], confirm: false, env, extraArgs: flags })
     const line = a.proc.events.find(e => e.type === 'sandbox')!
     expect(line).toMatchObject({ confined: false, unsafe: false })
-    expect(line.line).toMatch(/^sandbox: none \(turned off \(SWARM_BWRAP=none\)\): only this node's own mutation candidates run; no adoption, no LLM or agent candidates \(--unsafe-no-sandbox runs them unconfined\)$/)
+    expect(line.line).toMatch(/^sandbox: none \(turned off by SWARM_BWRAP=none\): only this node's own mutation candidates run; no adoption, no LLM or agent candidates \(--unsafe-no-sandbox runs them unconfined\)$/)
     expect(a.proc.events.find(e => e.type === 'session')!.proposer).toBe('mutation')
     await a.proc.waitFor(e => e.type === 'swarm:synced', 30_000, 'the peer\'s result arrives')
     const synced = a.proc.events.length
@@ -70,7 +70,7 @@ describe('without a usable sandbox', () => {
 
     // Same machine, same project, --unsafe-no-sandbox: warned, and both run.
     const b = await startTrainer('U', { dir: w.dir, home: w.home, bootstrap: [raw.addr], confirm: false, env, extraArgs: [...flags, '--unsafe-no-sandbox'] })
-    expect(b.proc.events.find(e => e.type === 'sandbox')!.line).toMatch(/^WARNING: --unsafe-no-sandbox: no sandbox here \(turned off \(SWARM_BWRAP=none\)\); code from peers, the LLM and the agent runs with your full rights/)
+    expect(b.proc.events.find(e => e.type === 'sandbox')!.line).toMatch(/^WARNING: --unsafe-no-sandbox: no sandbox here \(turned off by SWARM_BWRAP=none\); code from peers, the LLM and the agent runs with your full rights/)
     expect(b.proc.events.find(e => e.type === 'session')!.proposer).toBe('llm:fake-coder')
     const adopted = await b.proc.waitFor(e => e.type === 'experiment-end' && e.record.origin?.author === author, 30_000, 'the peer\'s result reproduced')
     expect(adopted.record).toMatchObject({ status: 'keep', val_bpb: honestFigure({ lr: 0.02 }) })

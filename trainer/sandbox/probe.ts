@@ -108,7 +108,7 @@ async function probeBwrap (env: NodeJS.ProcessEnv): Promise<BwrapProbe> {
   const none = (reason: string): BwrapProbe => ({ bwrap: null, userns: false, disableUserns: false, reason })
   if (process.platform !== 'linux') return none(`bubblewrap needs Linux (this is ${process.platform})`)
   const wanted = env.SWARM_BWRAP ?? 'bwrap'
-  if (wanted === 'none' || wanted === '') return none('turned off (SWARM_BWRAP=none)')
+  if (wanted === 'none' || wanted === '') return none('turned off by SWARM_BWRAP=none')
   const bwrap = await which(wanted, env.PATH)
   if (bwrap == null) return none(`bubblewrap (${wanted}) is not installed; on Debian/Ubuntu: apt-get install bubblewrap`)
   // Best first: a user namespace with nested ones forbidden; older bubblewrap (< 0.8) without the latter; setuid bubblewrap without either.
