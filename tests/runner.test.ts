@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -241,5 +241,19 @@ describe('classifyOutcome', () => {
   it('clips a very long last line', () => {
     const c = classifyOutcome({ ...base, exitCode: 2, tail: 'x'.repeat(5000) }, 'val_bpb')
     expect(c.kind === 'crash' && c.reason.length < 400).toBe(true)
+  })
+})
+
+describe('runCommand and links in place of its log', () => {
+  it('removes a link planted where the log goes instead of writing (or reading) through it', async () => {
+    const victim = join(dir, 'victim.txt')
+    await writeFile(victim, 'precious\n')
+    const logPath = join(dir, 'linked.log')
+    await symlink(victim, logPath)
+    const out = await runCommand({ command: 'echo hello', cwd: dir, timeoutS: 10, logPath })
+    expect(out.exitCode).toBe(0)
+    expect(await readFile(victim, 'utf8')).toBe('precious\n')
+    expect(await readFile(logPath, 'utf8')).toBe('hello\n')
+    expect(out.tail).toBe('hello\n')
   })
 })

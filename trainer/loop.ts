@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { contentHash, figureOf, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
+import { refusal } from './admission.ts'
 import { CandidateRejected, checkCandidate } from './check.ts'
 import { afterConfirm, firstLook, mean } from './decide.ts'
 import { measure, type Measurement } from './measure.ts'
@@ -97,6 +98,8 @@ async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind): Prom
     manifest: s.project.manifest,
     python: s.python,
     env: s.env,
+    sandbox: s.sandbox,
+    data: s.measureData,
     signal: o.signal,
     onProgress: p => o.onEvent({ type: 'progress', seq, kind, ...p })
   })
@@ -207,6 +210,7 @@ async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
     budgetS: s.project.manifest.budget_s,
     swarm: swarmContext(o),
     workspace: s.workspace,
+    sandbox: s.sandbox,
     log: (level, message) => o.onEvent({ type: 'log', level, message })
   }
 }
@@ -221,6 +225,11 @@ export async function runExperiment (o: LoopOptions, proposal: Proposal, propose
 }
 
 interface Outcome { rec: ExperimentRecord, files: Record<string, string>, tail: string }
+
+/** The measurement of a candidate refused before it ran. */
+function notRun (reason: string): Measurement {
+  return { status: 'invalid', reason, reported: null, verified: null, value: null, summary: {}, runSeconds: 0, verifySeconds: 0, tail: '' }
+}
 
 async function experiment (o: LoopOptions, proposal: Proposal, proposer: string, origin?: Adoption['origin']): Promise<Outcome | null> {
   const s = o.session
@@ -237,7 +246,10 @@ async function experiment (o: LoopOptions, proposal: Proposal, proposer: string,
   const before = s.baseline.value
   o.onEvent({ type: 'experiment-start', seq, kind: 'candidate', description: proposal.description })
 
-  let m = await runOnce(o, seq, 'candidate')
+  // Code this node did not write runs only caged and past the project's policy; a refusal is recorded, not run.
+  const refused = refusal({ proposer, adopted: origin != null, baseline: s.baseline.files, candidate: files, policy: s.project.manifest.policy, sandbox: s.sandbox })
+  if (refused != null) o.onEvent({ type: 'log', level: 'warn', message: `candidate refused: ${refused}` })
+  let m = refused != null ? notRun(refused) : await runOnce(o, seq, 'candidate')
   let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false) : 'discard'
   let figures = m.value == null ? [] : [m.value]
   if (verdict === 'confirm') {

@@ -12,6 +12,36 @@ export interface OnnxSpec {
   vocab: number
 }
 
+/** What the sandbox lets a run see, write and use (see trainer/sandbox). */
+export interface SandboxSpec {
+  /** Memory a run may use, MiB; null: three quarters of the machine's. */
+  memory_mb: number | null
+  /** Processes and threads a run may have at once. */
+  processes: number
+  /** Largest file a run may write, MiB. */
+  file_size_mb: number
+  /** Host paths (absolute or ~/...) a run may read: toolchains, caches. */
+  read_only: string[]
+  /** Host paths (absolute or ~/...) `prepare` writes and runs only read: data kept outside the project. */
+  data: string[]
+  /** Output folders of the project a run may write (every other output folder is data: read-only to runs). */
+  writable: string[]
+  /** Names of environment variables passed into the sandbox (never secrets). */
+  env: string[]
+}
+
+export const POLICY_RULES = ['network', 'process', 'native-code', 'dynamic-code', 'outside-paths'] as const
+export type PolicyRule = typeof POLICY_RULES[number]
+
+/** The early, explainable refusal of foreign candidates (trainer/policy.ts). */
+export interface PolicySpec {
+  enabled: boolean
+  /** Rules this project does not apply. */
+  allow: PolicyRule[]
+  /** Further modules a candidate may not newly import. */
+  deny_imports: string[]
+}
+
 export interface Manifest {
   name: string
   description: string
@@ -20,11 +50,15 @@ export interface Manifest {
   run: string
   budget_s: number
   timeout_s: number
+  /** Seconds past the budget a run may take (start-up, evaluation, export); null: up to timeout_s. */
+  grace_s: number | null
   metric: string
   noise_margin: number
   outputs: string[]
   python: string | null
   onnx: OnnxSpec | null
+  sandbox: SandboxSpec
+  policy: PolicySpec
 }
 
 export class ManifestError extends Error {
@@ -35,7 +69,14 @@ export class ManifestError extends Error {
 }
 
 export const DEFAULT_OUTPUTS = ['run.log', 'prepare.log', 'results.tsv', 'model.onnx', '__pycache__/']
-const KNOWN_KEYS = new Set(['name', 'description', 'editable', 'prepare', 'run', 'budget_s', 'timeout_s', 'metric', 'noise_margin', 'outputs', 'python', 'onnx'])
+const KNOWN_KEYS = new Set(['name', 'description', 'editable', 'prepare', 'run', 'budget_s', 'timeout_s', 'grace_s', 'metric', 'noise_margin', 'outputs', 'python', 'onnx', 'sandbox', 'policy'])
+const SANDBOX_KEYS = ['memory_mb', 'processes', 'file_size_mb', 'read_only', 'data', 'writable', 'env']
+export const DEFAULT_PROCESSES = 1024
+export const DEFAULT_FILE_SIZE_MB = 16 * 1024
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+const MODULE_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/
+/** Environment names that hold credentials: never let into a sandbox, whatever a manifest asks. */
+export const SECRET_NAME_RE = /KEY|TOKEN|SECRET|PASSW|CREDENTIAL|COOKIE|SESSION|AUTH|^SWARM_NODE_/i
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const METRIC_RE = /^[a-z][a-z0-9_]{0,47}$/
 
@@ -87,6 +128,83 @@ function parseOnnx (v: unknown): OnnxSpec | null {
   }
 }
 
+/** A host path for the sandbox: absolute, or under the home directory as `~/...`; never the whole home or `/`. */
+function hostPath (field: string, p: unknown): string {
+  if (typeof p !== 'string' || p.length === 0 || p.length > 500 || p.includes('\0')) throw new ManifestError(field, 'must be a path (at most 500 characters)')
+  const rest = p.startsWith('~/') ? p.slice(2) : p.startsWith('/') ? p.slice(1) : null
+  if (rest === null) throw new ManifestError(field, `"${p}" must be absolute or start with ~/`)
+  const parts = rest.replace(/\/+$/, '').split('/')
+  if (parts.some(s => s === '' || s === '.' || s === '..')) throw new ManifestError(field, `"${p}" must name a folder below / or ~ (no "..", no empty parts)`)
+  return p
+}
+
+function list<T> (o: Record<string, unknown>, key: string, max: number, each: (field: string, v: unknown) => T): T[] {
+  const v = o[key] ?? []
+  if (!Array.isArray(v) || v.length > max) throw new ManifestError(key, `must be a list of at most ${max} entries`)
+  return v.map((x, i) => each(`${key}[${i}]`, x))
+}
+
+/** Runs `parse` with every field it names reported under `prefix` (`sandbox.memory_mb`, not `memory_mb`). */
+function within<T> (prefix: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    if (!(err instanceof ManifestError) || err.field.startsWith(`${prefix}.`)) throw err
+    throw new ManifestError(`${prefix}.${err.field}`, err.message.slice(`swarm.json: ${err.field}: `.length))
+  }
+}
+
+function parseSandbox (v: unknown, outputs: string[]): SandboxSpec {
+  if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new ManifestError('sandbox', 'must be an object')
+  const o = (v ?? {}) as Record<string, unknown>
+  return within('sandbox', () => {
+    for (const k of Object.keys(o)) {
+      if (!SANDBOX_KEYS.includes(k)) throw new ManifestError(k, `unknown field (known: ${SANDBOX_KEYS.join(', ')})`)
+    }
+    const writable = list(o, 'writable', 16, (field, x) => {
+      const p = checkRelativePath(field, x, true)
+      const dir = p.endsWith('/') ? p : `${p}/`
+      if (!outputs.includes(dir)) throw new ManifestError(field, `"${p}" must be an output folder listed in "outputs" (as "${dir}")`)
+      return dir
+    })
+    const env = list(o, 'env', 32, (field, x) => {
+      if (typeof x !== 'string' || !ENV_NAME_RE.test(x)) throw new ManifestError(field, 'must be an environment variable name')
+      if (SECRET_NAME_RE.test(x)) throw new ManifestError(field, `${x} looks like a secret; the sandbox never passes keys, tokens or passwords to a run`)
+      return x
+    })
+    return {
+      memory_mb: o.memory_mb === undefined || o.memory_mb === null ? null : num(o, 'memory_mb', 64, 16 * 1024 * 1024, undefined, true),
+      processes: num(o, 'processes', 8, 1 << 20, DEFAULT_PROCESSES, true),
+      file_size_mb: num(o, 'file_size_mb', 1, 16 * 1024 * 1024, DEFAULT_FILE_SIZE_MB, true),
+      read_only: list(o, 'read_only', 32, hostPath),
+      data: list(o, 'data', 16, hostPath),
+      writable,
+      env
+    }
+  })
+}
+
+function parsePolicy (v: unknown): PolicySpec {
+  if (v === undefined || v === true) return { enabled: true, allow: [], deny_imports: [] }
+  if (v === false) return { enabled: false, allow: [], deny_imports: [] }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ManifestError('policy', 'must be true, false or an object')
+  const o = v as Record<string, unknown>
+  return within('policy', () => {
+    for (const k of Object.keys(o)) {
+      if (!['allow', 'deny_imports'].includes(k)) throw new ManifestError(k, 'unknown field (known: allow, deny_imports)')
+    }
+    const allow = list(o, 'allow', POLICY_RULES.length, (field, x) => {
+      if (!POLICY_RULES.includes(x as PolicyRule)) throw new ManifestError(field, `must be one of ${POLICY_RULES.join(', ')}`)
+      return x as PolicyRule
+    })
+    const deny = list(o, 'deny_imports', 64, (field, x) => {
+      if (typeof x !== 'string' || !MODULE_RE.test(x) || x.length > 100) throw new ManifestError(field, 'must be a Python module name')
+      return x
+    })
+    return { enabled: true, allow: [...new Set(allow)], deny_imports: [...new Set(deny)] }
+  })
+}
+
 /** Validates a parsed swarm.json and fills the defaults. */
 export function parseManifest (raw: unknown): Manifest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ManifestError('(root)', 'must be a JSON object')
@@ -113,6 +231,8 @@ export function parseManifest (raw: unknown): Manifest {
   const budget = num(o, 'budget_s', 1, 86_400, 300)
   const timeout = num(o, 'timeout_s', 1, 172_800, Math.ceil(budget * 2 + 120))
   if (timeout <= budget) throw new ManifestError('timeout_s', `must be greater than budget_s (${budget})`)
+  const grace = o.grace_s === undefined ? null : num(o, 'grace_s', 1, 86_400)
+  if (grace !== null && budget + grace > timeout) throw new ManifestError('grace_s', `budget_s + grace_s (${budget + grace}) must not exceed timeout_s (${timeout})`)
   const metric = str(o, 'metric', { max: 48, fallback: 'val_bpb' }) as string
   if (!METRIC_RE.test(metric)) throw new ManifestError('metric', 'must look like val_bpb (lowercase letters, digits, _)')
 
@@ -124,11 +244,14 @@ export function parseManifest (raw: unknown): Manifest {
     run: str(o, 'run', { required: true }) as string,
     budget_s: budget,
     timeout_s: timeout,
+    grace_s: grace,
     metric,
     noise_margin: num(o, 'noise_margin', 0, 10, 0.02),
     outputs,
     python: str(o, 'python', { max: 500 }),
-    onnx: parseOnnx(o.onnx)
+    onnx: parseOnnx(o.onnx),
+    sandbox: parseSandbox(o.sandbox, outputs),
+    policy: parsePolicy(o.policy)
   }
 }
 
@@ -140,7 +263,18 @@ export function parseManifest (raw: unknown): Manifest {
 export function withBudget (m: Manifest, budgetS: number | undefined): Manifest {
   if (budgetS === undefined) return m
   if (!Number.isFinite(budgetS) || budgetS < 1 || budgetS > 86_400) throw new ManifestError('budget_s', `--budget must be between 1 and 86400 seconds, got ${budgetS}`)
+  // A declared grace keeps the deadline tight: the run gets the new budget plus that grace, no more.
+  if (m.grace_s !== null) return { ...m, budget_s: budgetS, timeout_s: budgetS + m.grace_s }
   return { ...m, budget_s: budgetS, timeout_s: Math.max(m.timeout_s, Math.ceil(budgetS * 1.5 + 120)) }
+}
+
+/**
+ * When the node kills a run: the budget plus the grace for start-up and
+ * evaluation, or the hard timeout. The node owns this deadline: nothing the
+ * run sets (SWARM_TIME_BUDGET included) moves it.
+ */
+export function runDeadlineS (m: Manifest): number {
+  return m.grace_s === null ? m.timeout_s : Math.min(m.timeout_s, m.budget_s + m.grace_s)
 }
 
 /** True when `path` is a run output (never committed, never part of the project id). */

@@ -123,3 +123,40 @@ export function shellQuote (word: string): string {
 export function substitutePython (command: string, python: string): string {
   return command.split('{python}').join(shellQuote(python))
 }
+
+export interface PythonRoots {
+  /** The interpreter itself, past any shim (pyenv, asdf). */
+  executable: string
+  /** Where it loads from: its prefixes and every folder on sys.path. */
+  dirs: string[]
+}
+
+const ROOTS_PROBE = 'import sys, json; print(json.dumps({"executable": sys.executable, "dirs": [sys.prefix, sys.base_prefix, sys.exec_prefix] + [p for p in sys.path if p]}))'
+const rootsCache = new Map<string, Promise<PythonRoots | null>>()
+
+/**
+ * What a sandbox must show an interpreter for it to start: asked of the
+ * interpreter itself (run as the user, in the project folder, so a pyenv
+ * `.python-version` there picks the same version it would). Null when it does
+ * not answer; the sandbox then shows only the system.
+ */
+export async function pythonRoots (python: string, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<PythonRoots | null> {
+  const key = `${python}\0${cwd}`
+  let p = rootsCache.get(key)
+  if (p == null) {
+    p = new Promise(resolve => {
+      execFile(python, ['-c', ROOTS_PROBE], { cwd, env, timeout: DEFAULT_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout) => {
+        if (err !== null) return resolve(null)
+        try {
+          const parsed = JSON.parse(String(stdout).trim().split('\n').pop() ?? '') as PythonRoots
+          if (typeof parsed.executable !== 'string' || !Array.isArray(parsed.dirs)) return resolve(null)
+          resolve({ executable: parsed.executable, dirs: parsed.dirs.filter((d): d is string => typeof d === 'string' && d.startsWith('/')) })
+        } catch {
+          resolve(null)
+        }
+      })
+    })
+    rootsCache.set(key, p)
+  }
+  return await p
+}

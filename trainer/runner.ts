@@ -3,15 +3,18 @@
  *
  * The command runs through `/bin/sh -c` in its own process group so that a
  * timeout or abort can take down everything it started (uv -> python -> data
- * loader workers), not just the shell. Output goes straight from the child into
+ * loader workers), not just the shell. Given a `launch` (trainer/sandbox), it
+ * runs caged instead: the launch says what to spawn, and the runner waits for
+ * the whole sandbox, not only the process it spawned, before it returns. Output goes straight from the child into
  * the log file descriptor: no pipe passes through this process, so a child that
  * prints a lot can never stall on a full pipe, and the event loop never touches
  * the output except to read small tails of the file.
  */
 import { spawn } from 'node:child_process'
-import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { dirname } from 'node:path'
+import type { Launch } from './sandbox/index.ts'
 import { metricOf, missingMetric, parseSummary, lastProgressLine } from './summary.ts'
 import type { Summary } from './summary.ts'
 
@@ -31,6 +34,8 @@ export interface RunOptions {
   killGraceMs?: number
   onProgress?: (p: RunProgress) => void
   progressIntervalMs?: number
+  /** How to start the command in its sandbox (trainer/sandbox); without it, a plain `/bin/sh -c` with env added to the node's. */
+  launch?: Launch
 }
 
 export interface RunOutcome {
@@ -65,11 +70,11 @@ const KILL_SETTLE_MS = 2000
 const REASON_DETAIL_CHARS = 300
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-/** Reads at most the last `bytes` bytes of a file; '' when it is missing. */
+/** Reads at most the last `bytes` bytes of a file; '' when it is missing or a link (never followed). */
 export async function readTail (path: string, bytes: number): Promise<string> {
   let handle
   try {
-    handle = await open(path, 'r')
+    handle = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0))
   } catch {
     return ''
   }
@@ -157,6 +162,64 @@ async function sweepGroup (pgid: number, deadline: number): Promise<void> {
   while (Date.now() < killedBy && await groupHasLiveMembers(pgid)) await sleep(GROUP_POLL_MS)
 }
 
+/**
+ * Opens (truncating) the log the child writes to. O_APPEND so stdout and
+ * stderr, sharing this description, never overwrite each other; O_NOFOLLOW
+ * because the log lives in a folder code we did not write could touch: a
+ * link planted in its place (run.log -> ~/.bashrc) is removed, never followed.
+ */
+async function openLog (path: string): Promise<FileHandle> {
+  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND | (fsConstants.O_NOFOLLOW ?? 0)
+  try {
+    return await open(path, flags, 0o644)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err
+    await rm(path, { force: true })
+    return await open(path, flags, 0o644)
+  }
+}
+
+/** bubblewrap's --info-fd report: `{"child-pid": n}`, the sandbox's PID 1 as the host sees it. */
+async function readSandboxPid (stream: NodeJS.ReadableStream | null): Promise<number | null> {
+  if (stream == null) return null
+  return await new Promise(resolve => {
+    let text = ''
+    const done = (pid: number | null): void => {
+      stream.removeAllListeners('data')
+      stream.resume() // drain anything more without holding it
+      resolve(pid)
+    }
+    stream.on('data', chunk => {
+      text += String(chunk)
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(text)
+      if (m != null) done(Number(m[1]))
+      else if (text.length > 64 * 1024) done(null)
+    })
+    stream.once('end', () => done(null))
+    stream.once('error', () => done(null))
+  })
+}
+
+/** Waits (bounded) for a process to be gone or a zombie, then kills it if it is not. */
+async function untilGone (pid: number): Promise<void> {
+  const deadline = Date.now() + KILL_SETTLE_MS
+  const alive = async (): Promise<boolean> => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null)
+    if (stat == null) return false
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+    return state !== 'Z' && state !== 'X'
+  }
+  while (await alive()) {
+    if (Date.now() > deadline) {
+      try { process.kill(pid, 'SIGKILL') } catch {}
+      await sleep(GROUP_POLL_MS)
+      if (Date.now() > deadline + KILL_SETTLE_MS) return
+      continue
+    }
+    await sleep(GROUP_POLL_MS)
+  }
+}
+
 function validate (opts: RunOptions): void {
   if (typeof opts.command !== 'string' || opts.command.trim() === '') {
     throw new RunnerError('runCommand: command is empty')
@@ -180,8 +243,7 @@ export async function runCommand (opts: RunOptions): Promise<RunOutcome> {
   const cwdIsDir = await stat(opts.cwd).then(st => st.isDirectory(), () => false)
   if (!cwdIsDir) throw new RunnerError(`runCommand: working directory ${opts.cwd} does not exist`)
   await mkdir(dirname(opts.logPath), { recursive: true })
-  // O_APPEND so stdout and stderr, sharing this description, never overwrite each other.
-  const log = await open(opts.logPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND, 0o644)
+  const log = await openLog(opts.logPath)
 
   if (isAborted(opts.signal)) {
     await log.close()
@@ -191,18 +253,24 @@ export async function runCommand (opts: RunOptions): Promise<RunOutcome> {
   const started = performance.now()
   const elapsedS = (): number => (performance.now() - started) / 1000
 
+  const launch = opts.launch
   let child
   try {
-    child = spawn('/bin/sh', ['-c', opts.command], {
+    child = spawn(launch?.file ?? '/bin/sh', launch?.args ?? ['-c', opts.command], {
       cwd: opts.cwd,
-      env: { ...process.env, PYTHONUNBUFFERED: '1', ...opts.env },
-      stdio: ['ignore', log.fd, log.fd],
+      env: launch?.env ?? { ...process.env, PYTHONUNBUFFERED: '1', ...opts.env },
+      stdio: ['ignore', log.fd, log.fd, ...(launch?.infoFd != null ? ['pipe' as const] : [])],
       detached: true
     })
   } catch (err) {
     await log.close()
+    await launch?.finished()
     throw new RunnerError(`could not start "${opts.command}" in ${opts.cwd}: ${(err as Error).message}`)
   }
+  const sandboxPid = launch?.infoFd != null ? readSandboxPid(child.stdio[launch.infoFd] as NodeJS.ReadableStream | null) : Promise.resolve(null)
+  const registered = child.pid !== undefined && launch != null
+    ? sandboxPid.then(async sp => await launch.started(child.pid!, sp)).catch(() => {})
+    : Promise.resolve()
   // Listen before the first await: a quick command (or a spawn error such as a
   // missing cwd) can report while we are still closing the descriptor below.
   const exited = new Promise<Exit>(resolve => {
@@ -251,10 +319,12 @@ export async function runCommand (opts: RunOptions): Promise<RunOutcome> {
 
   const exit = await exited
   finished = true
+  await registered
   clearTimeout(timeoutTimer)
   if (progressTimer !== undefined) clearInterval(progressTimer)
   opts.signal?.removeEventListener('abort', onAbort)
   if (exit.kind === 'error') {
+    await launch?.finished()
     throw new RunnerError(`could not start "${opts.command}" in ${opts.cwd}: ${exit.error.message}`)
   }
 
@@ -271,6 +341,10 @@ export async function runCommand (opts: RunOptions): Promise<RunOutcome> {
     }
   }
   clearTimeout(killTimer)
+  // The sandbox's PID 1 ends everything inside it (setsid children too) when it goes.
+  const inside = await sandboxPid
+  if (inside !== null) await untilGone(inside)
+  await launch?.finished()
   // Measured after the sweep: the run occupies the machine until its group is gone.
   const elapsed = elapsedS()
 

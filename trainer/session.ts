@@ -7,13 +7,15 @@ import { join } from 'node:path'
 import { contentHash, figureOf } from '../protocol/index.ts'
 import { detectHardware, trackFor, type Hardware } from './hardware.ts'
 import { loadProject, type Project } from './project.ts'
-import { findPython, substitutePython } from './python.ts'
+import { findPython, pythonRoots, substitutePython } from './python.ts'
 import { ResultsLog, type ExperimentRecord } from './results-log.ts'
 import { runCommand, classifyOutcome } from './runner.ts'
 import { EXPERIMENTS_FILE, runDir, writeRunInfo } from './run-info.ts'
-import { templateEnv } from './template.ts'
+import { ProjectSandbox, Sandbox } from './sandbox/index.ts'
+import { brownCorpusDir, templateEnv } from './template.ts'
 import { Workspace } from './workspace.ts'
 import { runEnv } from './measure.ts'
+import { captureMeasurementData, measurementDir, type MeasurementData } from './measure-data.ts'
 
 export interface Baseline {
   commit: string
@@ -35,6 +37,10 @@ export interface Session {
   env: Record<string, string>
   history: ExperimentRecord[]
   baseline: Baseline
+  /** The cage every run of this project goes through. */
+  sandbox: ProjectSandbox
+  /** The node's own copy of the validation data the project's models are verified with; null without ONNX. */
+  measureData: MeasurementData | null
 }
 
 export interface SessionOptions {
@@ -46,6 +52,8 @@ export interface SessionOptions {
   commitChanges?: boolean
   signal?: AbortSignal
   onLog?: (message: string) => void
+  /** The node's sandbox (default: probed here, with the node home hidden). */
+  sandbox?: Sandbox
 }
 
 export class SetupError extends Error {
@@ -55,16 +63,21 @@ export class SetupError extends Error {
   }
 }
 
-async function prepare (project: Project, python: string, env: Record<string, string>, signal?: AbortSignal): Promise<void> {
+async function prepare (project: Project, python: string, env: Record<string, string>, sandbox: ProjectSandbox, signal?: AbortSignal): Promise<void> {
   const m = project.manifest
   if (m.prepare == null) return
+  const command = substitutePython(m.prepare, python)
+  const runEnvironment = runEnv(m, env)
+  // The only launch that may write the data; every run after it sees the data read-only.
+  const launch = await sandbox.launch({ profile: 'prepare', command, cwd: project.dir, env: runEnvironment, readOnly: [brownCorpusDir()].filter((d): d is string => d != null) })
   const outcome = await runCommand({
-    command: substitutePython(m.prepare, python),
+    command,
     cwd: project.dir,
-    env: runEnv(m, env),
+    env: runEnvironment,
     timeoutS: 3600,
     logPath: join(project.dir, 'prepare.log'),
-    signal
+    signal,
+    launch
   })
   const c = classifyOutcome({ ...outcome, summary: { ok: 1 } }, 'ok')
   if (c.kind !== 'ok') throw new SetupError(`prepare step \`${m.prepare}\` failed (${c.reason}); see ${join(project.dir, 'prepare.log')}:\n${outcome.tail.slice(-1500)}`)
@@ -93,10 +106,14 @@ export async function openSession (opts: SessionOptions): Promise<Session> {
   const m = project.manifest
   const needsPython = [m.run, m.prepare ?? ''].some(c => c.includes('{python}'))
   const py = needsPython ? await findPython({ preferred: m.python ?? undefined }) : { path: m.python ?? 'python3' }
-  const hardware = await detectHardware()
+  const [hardware, roots] = await Promise.all([detectHardware(), pythonRoots(py.path, project.dir)])
   const env = templateEnv()
+  const node = opts.sandbox ?? await Sandbox.open({ home: opts.home })
+  const sandbox = new ProjectSandbox(node, { dir: project.dir, manifest: m, python: roots })
+  let measureData: MeasurementData | null
   try {
-    await prepare(project, py.path, env, opts.signal)
+    await prepare(project, py.path, env, sandbox, opts.signal)
+    measureData = m.onnx == null ? null : await captureMeasurementData(project.dir, m.onnx, measurementDir(opts.home, project.id))
   } catch (err) {
     // A project whose prepare step fails leaves nothing committed behind: the user fixes it and starts again.
     const undone = await workspace.abandonSetup().catch(() => null)
@@ -131,6 +148,8 @@ export async function openSession (opts: SessionOptions): Promise<Session> {
     runTag: opts.runTag,
     env,
     history,
+    sandbox,
+    measureData,
     baseline: {
       commit: head,
       files,

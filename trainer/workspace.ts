@@ -3,12 +3,18 @@
  * `swarm/<runTag>`; reverting is a hard reset. Only the editable files ever get
  * staged, run outputs stay ignored and survive resets, and a user's own history
  * and uncommitted work are never destroyed silently.
+ *
+ * Runs are code nobody here wrote, so git must not be steerable by them: every
+ * git command runs with hooks off and no fsmonitor, the system config ignored,
+ * and the repository's own config watched (a change since open() stops the
+ * node rather than run git under it); editable paths never go through a link.
  */
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path'
 import { GitError, simpleGit } from 'simple-git'
-import type { SimpleGit } from 'simple-git'
+import type { SimpleGit, SimpleGitOptions } from 'simple-git'
 
 export interface WorkspaceOptions {
   dir: string
@@ -75,6 +81,8 @@ export class Workspace {
   readonly branch: string
   private readonly editableSet: Set<string>
   private queue: Promise<unknown> = Promise.resolve()
+  /** Hash of the repository config as open() left it. */
+  private configHash = ''
 
   private constructor (
     private readonly git: SimpleGit,
@@ -134,6 +142,8 @@ export class Workspace {
         'untrack them (git rm --cached) so resets cannot overwrite them')
     }
 
+    for (const p of opts.editable) await refuseLinks(dir, p)
+
     const current = (await tryRaw(git, ['symbolic-ref', '-q', '--short', 'HEAD']))?.trim()
     const onOurBranch = current === branch
     const dirty = await listChanged(git)
@@ -161,7 +171,9 @@ export class Workspace {
       recovered.push(...left.map(p => `discarded uncommitted ${p}`))
     }
     if (!onOurBranch && !commitChanges) await checkoutBranch(git, branch, dir)
-    return new Workspace(git, dir, gitDir, [...opts.editable], [...opts.outputs], opts.runTag, initialized, recovered, notes, setup)
+    const ws = new Workspace(git, dir, gitDir, [...opts.editable], [...opts.outputs], opts.runTag, initialized, recovered, notes, setup)
+    ws.configHash = await configHash(gitDir)
+    return ws
   }
 
   /**
@@ -201,6 +213,8 @@ export class Workspace {
     return this.serial(async () => {
       const out: Record<string, string> = {}
       for (const p of this.editable) {
+        // A link in place of an editable file would make the node read (and publish) whatever it points at.
+        if (!(await refuseLinks(this.dir, p, true))) continue
         const text = await readFile(join(this.dir, p), 'utf8').catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return null
           throw err
@@ -217,8 +231,8 @@ export class Workspace {
       if (refused.length > 0) throw new NotEditableError(refused, this.editable)
       for (const [p, text] of Object.entries(files)) {
         const target = join(this.dir, p)
+        await refuseLinks(this.dir, p)
         const info = await lstat(target).catch(() => null)
-        if (info?.isSymbolicLink() === true) throw new WorkspaceError(`refusing to write through symlink ${p}`)
         await mkdir(dirname(target), { recursive: true })
         // Written inside .git and renamed in, so a kill never leaves a half file or stray temp in the tree.
         const tmp = join(this.gitDir, `${TMP_PREFIX}${process.pid}-${Date.now()}`)
@@ -307,9 +321,22 @@ export class Workspace {
 
   /** One git operation at a time: multi-step methods must not interleave on the index. */
   private serial<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn)
+    const guarded = async (): Promise<T> => {
+      await this.checkConfig()
+      return await fn()
+    }
+    const run = this.queue.then(guarded, guarded)
     this.queue = run.catch(() => undefined)
     return run
+  }
+
+  /** Refuses to run git once the repository config changed under us (a run could have written it). */
+  private async checkConfig (): Promise<void> {
+    const now = await configHash(this.gitDir)
+    if (now !== this.configHash) {
+      throw new WorkspaceError(`${join(this.gitDir, 'config')} changed while swarm-node had the workspace open; ` +
+        'git is not run under a config a run could have written. Check the file, then start the node again.')
+    }
   }
 }
 
@@ -360,7 +387,7 @@ function validateOptions (opts: WorkspaceOptions): void {
 /**
  * The environment our git commands run in. Inherited GIT_* (GIT_DIR from a hook,
  * GIT_INDEX_FILE, ...) would point git elsewhere, and simple-git refuses
- * editor/pager/askpass variables outright.
+ * editor/pager/askpass variables outright. The system config is not read.
  */
 export function gitEnvironment (): Record<string, string> {
   const env: Record<string, string> = {}
@@ -369,7 +396,29 @@ export function gitEnvironment (): Record<string, string> {
     env[k] = v
   }
   env.GIT_TERMINAL_PROMPT = '0'
+  env.GIT_CONFIG_NOSYSTEM = '1'
   return env
+}
+
+/**
+ * `-c` settings on every git command the node runs. Hooks are off for good:
+ * `--no-verify` skips only pre-commit and commit-msg, while a planted
+ * reference-transaction or post-commit hook would run on our next commit or
+ * reset. /dev/null is a hooks "folder" nothing can be planted in. fsmonitor
+ * would run a program on every status and diff.
+ */
+export const GIT_HARDENING = ['core.hooksPath=/dev/null', 'core.fsmonitor=false']
+
+/** A simple-git for `dir` with the hardened environment and settings: the only way the node runs git. */
+export function hardenedGit (dir: string, opts: { env?: Record<string, string>, errors?: SimpleGitOptions['errors'] } = {}): SimpleGit {
+  return simpleGit({
+    baseDir: dir,
+    maxConcurrentProcesses: 1,
+    timeout: { block: 30_000 },
+    config: GIT_HARDENING,
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
+    ...(opts.errors != null ? { errors: opts.errors } : {})
+  }).env(opts.env ?? gitEnvironment())
 }
 
 function makeGit (dir: string, identity?: { name: string; email: string }): SimpleGit {
@@ -378,17 +427,41 @@ function makeGit (dir: string, identity?: { name: string; email: string }): Simp
     env.GIT_AUTHOR_NAME = env.GIT_COMMITTER_NAME = identity.name
     env.GIT_AUTHOR_EMAIL = env.GIT_COMMITTER_EMAIL = identity.email
   }
-  return simpleGit({
-    baseDir: dir,
-    maxConcurrentProcesses: 1,
-    timeout: { block: 30_000 },
+  return hardenedGit(dir, {
+    env,
     // simple-git only fails a command that wrote to stderr; we need every exit code.
     errors: (error, result) => {
       if (result.exitCode === 0) return error
       const detail = Buffer.concat([...result.stdErr, ...result.stdOut]).toString('utf8')
       return new GitExit(result.exitCode, detail || (error instanceof Error ? error.message : ''))
     }
-  }).env(env)
+  })
+}
+
+/** The repository's config (and per-worktree config) as one hash; '' parts for absent files. */
+async function configHash (gitDir: string): Promise<string> {
+  const h = createHash('sha256')
+  for (const f of ['config', 'config.worktree']) h.update(await readFile(join(gitDir, f)).catch(() => Buffer.from('\0absent')))
+  return h.digest('hex')
+}
+
+/**
+ * Refuses (throws, or with `soft` returns false) an editable path that is, or
+ * lies under, a symbolic link: writing or reading it would reach outside the
+ * workspace (train.py -> ~/.ssh/id_rsa, src -> /etc).
+ */
+async function refuseLinks (dir: string, rel: string, soft = false): Promise<boolean> {
+  const parts = rel.split('/')
+  for (let i = 1; i <= parts.length; i++) {
+    const sub = parts.slice(0, i).join('/')
+    const info = await lstat(join(dir, sub)).catch(() => null)
+    if (info == null) return true
+    if (info.isSymbolicLink()) {
+      if (soft) return false
+      throw new WorkspaceError(`refusing editable path ${rel}: ${sub} is a symbolic link`)
+    }
+  }
+  return true
 }
 
 /** Carries the exit code through simple-git, which passes only GitError instances on untouched. */

@@ -11,6 +11,7 @@ import { marginInForce } from '../../trainer/noise.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
+import { Sandbox, sandboxLine } from '../../trainer/sandbox/index.ts'
 import { openSession, type Session } from '../../trainer/session.ts'
 import { initProject } from '../../trainer/template.ts'
 import { startNodeControl, type NodeControl } from '../control/node-control.ts'
@@ -48,6 +49,11 @@ export interface StartOptions extends NetworkFlags {
   commitChanges?: boolean
   agentCmd?: string
   agentTimeout?: number
+  agentNetwork?: boolean
+  agentEnv?: string[]
+  agentBind?: string[]
+  /** Where no sandbox works, run foreign code anyway (a warning at every start). */
+  unsafeNoSandbox?: boolean
   maxRepairs?: number
   statusInterval?: number
   bestInterval?: number
@@ -114,6 +120,16 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
   let swarm: Swarm | null = null
   let control: NodeControl | null = null
   try {
+    // The cage first: what a killed node left running goes, and the user hears what protects them.
+    const sandbox = await Sandbox.open({
+      home,
+      unsafe: opts.unsafeNoSandbox === true,
+      agent: { network: opts.agentNetwork === true, env: opts.agentEnv ?? [], binds: (opts.agentBind ?? []).map(p => resolve(p)) }
+    })
+    for (const line of await sandbox.reapStale()) out.event('log', { level: 'warn', message: line }, `warning: ${line}`)
+    const sandboxStatus = sandbox.status()
+    out.event('sandbox', { ...sandboxStatus, line: sandboxLine(sandboxStatus) }, sandboxLine(sandboxStatus))
+    if (!sandbox.foreignAllowed && opts.adopt) opts = { ...opts, adopt: false }
     out.event('log', { message: 'setting up' }, `peer ${identity.peerId}\nproject ${projectDir}: setting up (python, hardware, data)…`)
     const session = await openSession({
       projectDir,
@@ -122,7 +138,8 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       budgetS: opts.budget,
       commitChanges: opts.commitChanges,
       signal: controller.signal,
-      onLog: message => render.onEvent({ type: 'log', level: 'info', message })
+      onLog: message => render.onEvent({ type: 'log', level: 'info', message }),
+      sandbox
     })
     if (controller.signal.aborted) return 0
     const m = session.project.manifest
@@ -142,11 +159,17 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
         proposer = made.proposer
         proposerLine = made.line
         maxRepairs = made.maxRepairs
+        if (made.kind !== 'mutation' && !sandbox.foreignAllowed) {
+          // The LLM's or agent's edits are code this node did not write: without a cage they do not run.
+          proposer = new MutationProposer(opts.seed)
+          proposerLine = `proposer: mutation (the ${made.kind === 'llm' ? 'LLM' : 'agent'} is configured, but its candidates do not run without a sandbox; --unsafe-no-sandbox runs them)`
+        }
       } catch (err) {
         if (err instanceof ProposerConfigError) return out.fail(err.message, 2)
         throw err
       }
     }
+    if (opts.proposer === 'none' && !sandbox.foreignAllowed) proposerLine += '; with no sandbox adoption is off, so this node has nothing to run'
     out.event('session', { peerId: identity.peerId, project: session.project.id, name: m.name, track: session.track, hardware: session.hardware, python: session.python, budget_s: m.budget_s, branch: session.workspace.branch, baseline: session.baseline.value, proposer: proposer.name },
       `project ${m.name} ${session.project.id.slice(0, 12)}  track ${session.track}  budget ${m.budget_s}s  branch ${session.workspace.branch}\n` +
       `python ${session.python}  hardware ${session.hardware.cpu} x${session.hardware.cores}${session.hardware.gpu != null ? `, ${session.hardware.gpu}` : ''}\n` +

@@ -29,6 +29,7 @@ function describe (s: NodeState, dashboard: string): string {
     `margin    ${s.margin != null ? describeMargin(s.margin) : '-'}`,
     `best      ${bestLine(s)}`,
     `now       ${now}`,
+    `sandbox   ${s.sandbox == null ? '-' : s.sandbox.confined ? `bubblewrap; limits: ${s.sandbox.limitsLine}` : s.sandbox.line}`,
     `dashboard ${dashboard}`
   ].join('\n')
 }

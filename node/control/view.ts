@@ -10,6 +10,7 @@ import type { LoopEvent } from '../../trainer/loop.ts'
 import { marginInForce, type MarginInForce } from '../../trainer/noise.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
+import { sandboxLine, type SandboxStatus } from '../../trainer/sandbox/index.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { LeaderboardQuery, LeaderboardRow } from '../swarm/leaderboard.ts'
 import type { SwarmEvent, SwarmService } from '../swarm/service.ts'
@@ -54,6 +55,8 @@ export interface NodeState {
   kept: number
   /** The swarm's best on this node's track, as this node ranks it (the top of its leaderboard). */
   best: { val_bpb: number | null, author: string, attestations: number, result: string, evidence: EvidenceKind, reproducers: number } | null
+  /** The cage runs go through, and which limits are in force (cgroup or prlimit). */
+  sandbox: SandboxStatus & { line: string }
 }
 
 export interface PeerInfo {
@@ -85,6 +88,11 @@ function chartResult (r: ResultMsg): ChartResult {
 function countsOf (history: ExperimentRecord[]): Pick<NodeState, 'baselines' | 'experiments' | 'kept'> {
   const { baselines, experiments, kept } = countRecords(history)
   return { baselines, experiments, kept }
+}
+
+function sandboxState (s: Session): NodeState['sandbox'] {
+  const status = s.sandbox.status()
+  return { ...status, line: sandboxLine(status) }
 }
 
 export class NodeView {
@@ -149,7 +157,8 @@ export class NodeView {
       baseline: { value: s.baseline.value, commit: s.baseline.commit },
       margin: marginInForce(s),
       ...countsOf(s.history),
-      best
+      best,
+      sandbox: sandboxState(s)
     }
   }
 

@@ -39,10 +39,10 @@ export class CliProc {
   private readonly listeners = new Set<() => void>()
   private done = false
 
-  constructor (readonly name: string, args: string[]) {
+  constructor (readonly name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, PATH: pathWithFakeUv() },
+      env: { ...process.env, PATH: pathWithFakeUv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     registry.add(this)
@@ -140,6 +140,10 @@ export interface TrainerOptions {
   dir?: string
   home?: string
   offline?: boolean
+  /** More `start` flags (--llm-base-url ..., --max-repairs 0). */
+  extraArgs?: string[]
+  /** More environment for the process (HOME, OPENAI_API_KEY, SWARM_BWRAP). */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface Trainer { name: string, proc: CliProc, dir: string, home: string, peerId: string, addr: string | null, track: string, project: string }
@@ -155,6 +159,7 @@ function trainerArgs (o: TrainerOptions, dir: string, home: string): string[] {
   if (o.swarmKey != null) args.push('--swarm-key', o.swarmKey)
   if (o.bestInterval != null) args.push('--best-interval', String(o.bestInterval))
   if (o.statusInterval != null) args.push('--status-interval', String(o.statusInterval))
+  args.push(...(o.extraArgs ?? []))
   return args
 }
 
@@ -162,7 +167,7 @@ function trainerArgs (o: TrainerOptions, dir: string, home: string): string[] {
 export async function startTrainer (name: string, o: TrainerOptions = {}): Promise<Trainer> {
   const dir = o.dir ?? await fixtureCopy('autoresearch')
   const home = o.home ?? await tempDir(`home-${name}`)
-  const proc = new CliProc(name, trainerArgs(o, dir, home))
+  const proc = new CliProc(name, trainerArgs(o, dir, home), o.env)
   const session = await proc.waitFor(e => e.type === 'session', 60_000, 'session')
   const listening = o.offline === true ? null : await proc.waitFor(e => e.type === 'listening', 30_000, 'listening')
   return { name, proc, dir, home, peerId: session.peerId, addr: listening?.addrs[0] ?? null, track: session.track, project: session.project }

@@ -7,10 +7,9 @@
  */
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { simpleGit } from 'simple-git'
 import { MAX_WATCHED_OUTPUT_FILES } from './constants.ts'
 import type { EditableWorkspace } from './types.ts'
-import { gitEnvironment } from '../workspace.ts'
+import { hardenedGit } from '../workspace.ts'
 
 /** path -> "size:mtime" of every file under the outputs; caches excluded. */
 export type OutputSnapshot = Map<string, string>
@@ -58,7 +57,7 @@ export interface AgentChanges {
  * the workspace back on `baseline` (our branch, clean), in every case.
  */
 export async function collectAndRestore (ws: EditableWorkspace, baseline: string): Promise<AgentChanges> {
-  const git = simpleGit({ baseDir: ws.dir, timeout: { block: 30_000 } }).env(gitEnvironment())
+  const git = hardenedGit(ws.dir)
   const notes: string[] = []
   try {
     const branch = (await git.raw(['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim()
@@ -73,6 +72,10 @@ export async function collectAndRestore (ws: EditableWorkspace, baseline: string
     }
     const changed = await ws.changedFiles()
     const outside = changed.filter(p => !ws.editable.includes(p))
+    // An editable file swapped for a link would have the node read what it points at.
+    for (const p of ws.editable) {
+      if ((await lstat(join(ws.dir, p)).catch(() => null))?.isSymbolicLink() === true) outside.push(`${p} (made a symbolic link)`)
+    }
     return { files: await ws.readEditable(), outside, notes }
   } finally {
     if ((await git.raw(['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim() !== ws.branch) {

@@ -5,8 +5,13 @@
  * that kills its whole process group, then takes what it did to the editable
  * files as the candidate. Anything it did elsewhere is reverted and refused;
  * the workspace is back on the baseline before the loop writes the candidate.
+ *
+ * The agent reads a brief made of peers' descriptions, so it is steerable by
+ * strangers: it runs in the sandbox's agent cage (the project's files
+ * writable, git and the data read-only, no node home, no network, no secrets)
+ * plus only what the user gave it (--agent-network, --agent-env, --agent-bind).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from '../runner.ts'
@@ -41,7 +46,9 @@ function oneLine (s: string): string | null {
 
 /** The agent's description: its file first, else the last DESCRIPTION: line it printed. */
 async function describe (descriptionFile: string, output: string): Promise<string | null> {
-  const fromFile = await readFile(descriptionFile, 'utf8').catch(() => '')
+  // The agent could leave a link there: only a plain file it wrote is read.
+  const plainFile = (await lstat(descriptionFile).catch(() => null))?.isFile() === true
+  const fromFile = plainFile ? await readFile(descriptionFile, 'utf8').catch(() => '') : ''
   const first = fromFile.split('\n').find(l => l.trim() !== '')
   if (first != null) return oneLine(first)
   const printed = [...output.matchAll(DESCRIPTION_LINE)].pop()?.[1]
@@ -70,8 +77,13 @@ export class ExternalProposer implements Proposer {
   private async run (ctx: ProposeContext, crash?: CrashReport): Promise<Proposal | null> {
     const ws = ctx.workspace
     if (ws == null) throw new ProposerFailed('no workspace to run the agent in')
+    const sandbox = ctx.sandbox
+    if (sandbox == null) throw new ProposerFailed('no sandbox to run the agent in')
+    if (!sandbox.foreignAllowed) throw new ProposerFailed('there is no sandbox here, so the agent does not run (--unsafe-no-sandbox runs it unconfined)')
     const say = ctx.log ?? (() => {})
+    // The agent may write in scratch (its description); its log lives where it cannot reach.
     const scratch = await mkdtemp(join(tmpdir(), 'swarm-agent-'))
+    const logs = await mkdtemp(join(tmpdir(), 'swarm-agent-log-'))
     const brief = join(scratch, 'brief.md')
     const descriptionFile = join(scratch, 'description.txt')
     const started = Date.now()
@@ -81,15 +93,21 @@ export class ExternalProposer implements Proposer {
       if (crash != null) await ws.writeEditable(crash.files)
       const before = await snapshotOutputs(ws)
       say('info', `${this.name}: running in ${ws.dir} (timeout ${this.timeoutS} s)`)
+      // A group, so the brief reaches stdin whatever the command line ends with.
+      const command = `{ ${this.o.command.replaceAll('{brief}', shellQuote(brief))}\n} < ${shellQuote(brief)}`
+      const env = { SWARM_BRIEF: brief, SWARM_DESCRIPTION_FILE: descriptionFile, SWARM_EDITABLE: ws.editable.join(' '), SWARM_MODE: crash == null ? 'propose' : 'repair' }
+      const cage = sandbox.sandbox.agent
       const outcome = await runCommand({
-        // A group, so the brief reaches stdin whatever the command line ends with.
-        command: `{ ${this.o.command.replaceAll('{brief}', shellQuote(brief))}\n} < ${shellQuote(brief)}`,
+        command,
         cwd: ws.dir,
-        env: { SWARM_BRIEF: brief, SWARM_DESCRIPTION_FILE: descriptionFile, SWARM_EDITABLE: ws.editable.join(' '), SWARM_MODE: crash == null ? 'propose' : 'repair' },
+        env,
         timeoutS: this.timeoutS,
         killGraceMs: this.o.killGraceMs ?? AGENT_KILL_GRACE_MS,
-        logPath: join(scratch, 'agent.log'),
-        signal: ctx.signal
+        logPath: join(logs, 'agent.log'),
+        signal: ctx.signal,
+        launch: await sandbox.launch({
+          profile: 'agent', command, cwd: ws.dir, env, readWrite: [scratch, ...cage.binds], envNames: cage.env, vouched: cage.env, network: cage.network
+        })
       })
       stats.latency_ms = Date.now() - started
       const outputsMoved = changedOutputs(before, await snapshotOutputs(ws))
@@ -118,6 +136,7 @@ export class ExternalProposer implements Proposer {
       return { files: vetted.files, description, detail: { stats, agent, ...(changes.notes.length > 0 ? { notes: changes.notes } : {}) } }
     } finally {
       await rm(scratch, { recursive: true, force: true })
+      await rm(logs, { recursive: true, force: true })
     }
   }
 }

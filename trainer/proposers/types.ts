@@ -1,6 +1,7 @@
 /** What every proposer (mutation, LLM, external agent) hands the loop. */
 import type { ClaimMsg, ResultMsg } from '../../protocol/index.ts'
 import type { Hardware } from '../hardware.ts'
+import type { ProjectSandbox } from '../sandbox/index.ts'
 
 export interface Proposal {
   /** Full new text of each editable file that changes. */
@@ -81,6 +82,8 @@ export interface ProposeContext {
   budgetS?: number
   swarm?: SwarmContext
   workspace?: EditableWorkspace
+  /** The cage an external agent runs in. */
+  sandbox?: ProjectSandbox
   /** Where a proposer reports what it did (retries, rejections, fallbacks): the loop's log. */
   log?: (level: 'info' | 'warn', message: string) => void
 }

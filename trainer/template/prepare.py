@@ -261,15 +261,12 @@ def export_onnx(model, path="model.onnx"):
     # torch >= 2.5 has a second exporter that needs onnxscript; use the classic one.
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False
-    tmp = str(path) + ".tmp"
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(cpu_model, (dummy,), tmp, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):  # a failed export must not leave stray files in the repo
-            os.remove(tmp)
+    # Written in place: in the node's sandbox model.onnx is the one file of the
+    # project this run may write (no temp file beside it). A run that dies
+    # half-way leaves a broken model, which the node refuses.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(cpu_model, (dummy,), str(path), **kwargs)
     return path
 
 
