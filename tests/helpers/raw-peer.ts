@@ -100,8 +100,6 @@ async function answer (cmd: Record<string, any>): Promise<Record<string, unknown
     }
     case 'serve':
       return { type: 'serving', hash: await store.putContent(cmd.files) }
-    case 'store':
-      return { type: 'stored', added: await store.add(cmd.message) }
     case 'put-best': {
       const record = cmd.record as BestRecord
       const signal = AbortSignal.timeout(20_000)
