@@ -14,6 +14,7 @@ import { initProject } from '../../trainer/template.ts'
 import { startNodeControl, type NodeControl } from '../control/node-control.ts'
 import { paths } from '../home.ts'
 import { loadOrCreateIdentity, type Identity } from '../identity.ts'
+import { loadLimits } from '../limits-file.ts'
 import { assembleNode } from '../assemble.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { NetworkFlags } from '../network-config.ts'
@@ -52,7 +53,8 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
   // The service (and its trust book) comes after the node; GossipSub reads the score lazily.
   let trust: (peer: string) => number = () => 0
   const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
-  const store = await SwarmStore.open(join(home, 'store', session.project.id))
+  const limits = await loadLimits(home)
+  const store = await SwarmStore.open(join(home, 'store', session.project.id), { self: identity.peerId, limits: limits.store })
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
   const service = new SwarmService({
     node,
@@ -63,6 +65,7 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
     adopt: opts.adopt,
     signal,
     onEvent: e => { renderSwarmEvent(out, e); onSwarmEvent?.(e) },
+    gossipLimits: limits.gossip,
     statusIntervalMs: opts.statusInterval != null ? opts.statusInterval * 1000 : undefined,
     bestRefreshMs: opts.bestInterval != null ? opts.bestInterval * 1000 : undefined
   })

@@ -1,6 +1,7 @@
 /** `swarm-node status`: what the running node is doing, asked over its control API. */
 import { requireNode } from '../control/client.ts'
 import { bpb, duration, shortPeer } from '../control/format.ts'
+import { safeLine } from '../sanitize.ts'
 import type { NodeState } from '../control/view.ts'
 import type { Output } from '../output.ts'
 
@@ -9,7 +10,7 @@ function describe (s: NodeState, dashboard: string): string {
   const e = s.experiment
   const now = e == null
     ? 'idle (between experiments, or waiting for the swarm)'
-    : `#${e.seq} ${e.kind}: ${e.description}${e.elapsed_s != null ? `  ${Math.floor(e.elapsed_s)}s/${e.budget_s ?? '?'}s` : ''}`
+    : `#${e.seq} ${e.kind}: ${safeLine(e.description)}${e.elapsed_s != null ? `  ${Math.floor(e.elapsed_s)}s/${e.budget_s ?? '?'}s` : ''}`
   return [
     `node      ${s.peerId}  pid ${s.pid}  up ${duration((Date.now() - s.started) / 1000)}`,
     `project   ${s.project.name} ${s.project.id.slice(0, 12)}  ${s.project.dir}`,

@@ -19,7 +19,7 @@ import { setTopicScoreParams, topicScoreParams, type SwarmLibp2p } from '../libp
 import { claimedFigure, reproduced } from './adoption.ts'
 import { SwarmInbox } from './adoption-inbox.ts'
 import { getBestRecords, putBestIfBetter } from './dht-best.ts'
-import { checkGossip } from './gossip-check.ts'
+import { GossipGate, type GossipLimits } from './gossip-check.ts'
 import { attestationBody, claimBody, resultBody, statusBody } from './outgoing.ts'
 import { serveSwarmProtocols, syncFrom } from './protocols.ts'
 import type { SwarmStore } from './store.ts'
@@ -54,11 +54,14 @@ export interface SwarmServiceInit {
   bestRefreshMs?: number
   /** Aborts pending swarm work (DHT writes, syncs) when the node stops. */
   signal?: AbortSignal
+  /** Rate limits on gossip and sync (defaults in gossip-check.ts). */
+  gossipLimits?: Partial<GossipLimits>
 }
 
 export class SwarmService {
   readonly inbox: SwarmInbox
   readonly trust: TrustBook
+  readonly gate: GossipGate
   private readonly topic: string
   private readonly timers: NodeJS.Timeout[] = []
   private readonly lastSync = new Map<string, number>()
@@ -74,6 +77,7 @@ export class SwarmService {
     this.topic = topicFor(s.project.id)
     this.signal = init.signal != null ? AbortSignal.any([init.signal, this.halt.signal]) : this.halt.signal
     this.trust = new TrustBook(init.peerId, s.project.manifest.noise_margin)
+    this.gate = new GossipGate({ project: s.project.id, limits: init.gossipLimits, known: author => init.store.knows(author), onNote: message => this.emit({ type: 'note', message }) })
     for (const a of init.store.attestations()) this.trust.record(a, this.resultById(a.result))
     this.inbox = new SwarmInbox({ node: init.node, store: init.store, trust: this.trust, peerId: init.peerId, onNote: message => this.emit({ type: 'note', message }) })
   }
@@ -112,7 +116,7 @@ export class SwarmService {
   async start (): Promise<void> {
     const { node } = this.init
     const pubsub = node.services.pubsub
-    pubsub.topicValidators.set(this.topic, async (_peer, msg) => await this.validate(msg))
+    pubsub.topicValidators.set(this.topic, async (peer, msg) => await this.validate(peer.toString(), msg))
     try { setTopicScoreParams(pubsub, this.topic, topicScoreParams()) } catch (err: any) { this.emit({ type: 'note', message: `peer scoring for the topic is off: ${err.message}` }) }
     pubsub.subscribe(this.topic)
     await serveSwarmProtocols(node, p => p === this.init.session.project.id ? this.init.store : undefined)
@@ -148,8 +152,8 @@ export class SwarmService {
   }
 
   /** Gossip validator: reject what is malformed or forged (GossipSub lowers the sender's score), ignore what is stale. */
-  private async validate (msg: GossipMessage): Promise<TopicValidatorResult> {
-    const v = await checkGossip(msg, this.init.session.project.id)
+  private async validate (peer: string, msg: GossipMessage): Promise<TopicValidatorResult> {
+    const v = await this.gate.check(peer, msg)
     if (!v.ok) {
       if (v.reject) this.emit({ type: 'rejected', from: v.from, reason: v.reason })
       return v.reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
@@ -295,7 +299,7 @@ export class SwarmService {
       // Overlap the last sync generously: clocks differ and dedup is cheap.
       const since = Math.max(0, (this.synced.get(peer) ?? 0) - SYNC_OVERLAP_MS)
       const res = await syncFrom(this.init.node, peerIdFromString(peer), this.init.session.project.id, since, async m => {
-        if (!(await this.init.store.add(m))) return false
+        if (!this.gate.admitSynced(m).ok || !(await this.init.store.add(m))) return false
         this.handle(m)
         return true
       }, this.signal)

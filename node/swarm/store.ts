@@ -301,6 +301,11 @@ export class SwarmStore {
     return this.guarded('a message', undefined, () => (this.sql.seenAt.get(id) as { received: number } | undefined)?.received)
   }
 
+  /** Whether any result or attestation of `author` is stored. */
+  knows (author: string): boolean {
+    return this.guarded('authors', false, () => this.sql.knows.get(author) != null)
+  }
+
   private fresh (): void {
     if (this.memo.generation !== this.generation) this.memo = { generation: this.generation }
   }
@@ -430,6 +435,7 @@ function prepare (db: Db) {
     drop: p('DELETE FROM messages WHERE seq = ?'),
     author: p('SELECT bytes, discards FROM authors WHERE author = ?'),
     authorCount: p('SELECT COUNT(*) AS n FROM authors'),
+    knows: p('SELECT 1 FROM authors WHERE author = ?'),
     totals: p('SELECT bytes, messages FROM totals WHERE one = 1'),
     authorDiscards: p("SELECT seq, time, bytes FROM messages WHERE author = ? AND kind = 'result' AND status != 'keep' ORDER BY time, seq LIMIT ?"),
     oldestDiscards: p("SELECT seq, author, received FROM messages WHERE kind = 'result' AND status != 'keep' AND seq > ? ORDER BY seq LIMIT ?"),
