@@ -39,7 +39,7 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
     pubsub.topicValidators.set(topic, async (peer, msg) => {
       const v = await gate.check(peer.toString(), msg)
       if (!v.ok) {
-        if (v.reject) out.event('swarm:rejected', { from: v.from, reason: v.reason }, `✗ rejected gossip from ${v.from.slice(-8)}: ${v.reason}`)
+        if (v.reject && v.report !== false) out.event('swarm:rejected', { from: v.from, reason: v.reason }, `✗ rejected gossip from ${v.from.slice(-8)}: ${v.reason}`)
         return v.reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
       }
       return await store.add(v.message) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore

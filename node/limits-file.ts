@@ -57,7 +57,7 @@ export function parseLimits (v: unknown, where = 'limits'): NodeLimits {
   try {
     storeLimits(store)
   } catch (err: any) {
-    bad('store', String(err.message))
+    throw new Error(`${where}: ${String(err.message)}`)
   }
   const gossip: Partial<GossipLimits> = {}
   const g = object(top.gossip ?? {}, 'gossip')

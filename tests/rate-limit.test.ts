@@ -64,15 +64,24 @@ describe('gossip gate', () => {
     expect((await gate.check('relay', await gossip(keys[0]!, { description: 'again' }), now)).ok).toBe(true)
     expect(await gate.check('relay', await gossip(keys[0]!, { description: 'third' }), now)).toMatchObject({ ok: false, reject: false, reason: 'author-rate' })
     // Per peer: the relay has spent its eight.
-    expect(await gate.check('relay', await gossip(keys[1]!, { description: 'b' }), now)).toMatchObject({ ok: false, reason: 'peer-rate' })
+    expect(await gate.check('relay', await gossip(keys[1]!, { description: 'b' }), now)).toMatchObject({ ok: false, reject: false, reason: 'peer-rate' })
     expect((await gate.check('another', await gossip(keys[1]!, { description: 'b' }), now)).ok).toBe(true)
     // Limits come before the protocol checks; a bad message within them is still rejected.
     const forged = await gossip(keys[2]!, { description: 'x' })
     expect(await gate.check('another', { ...forged, data: new TextEncoder().encode('garbage') } as GossipMessage, now)).toMatchObject({ ok: false, reject: true })
-    expect(gate.stats()).toEqual({ 'peer-rate': 1, 'author-rate': 1, 'new-author-rate': 2 })
+    expect(gate.stats()).toEqual({ 'peer-rate': 1, 'peer-flood': 0, 'author-rate': 1, 'new-author-rate': 2 })
     expect(notes).toHaveLength(1)
     // The first refusal is told at once, later ones summed up once a minute.
-    expect(notes[0]).toBe('rate limits: ignored 1 over the new-author rate (not stored, not forwarded)')
+    expect(notes[0]).toBe('rate limits: turned away 1 over the new-author rate; none stored or forwarded')
+  })
+
+  it('rejects a peer that keeps sending at over twice its allowance, so GossipSub graylists it', async () => {
+    const gate = new GossipGate({ project: PROJECT, limits: { perPeer: { burst: 3, perMinute: 0 }, newAuthors: { burst: 100, perMinute: 0 } } })
+    const keys = await Promise.all(Array.from({ length: 8 }, async () => await generateKeyPair('Ed25519')))
+    const verdicts = []
+    const now = Date.now()
+    for (const k of keys) verdicts.push(await gate.check('flooder', await gossip(k), now))
+    expect(verdicts.map(v => v.ok ? 'ok' : `${v.reason}${v.reject ? ' (reject)' : ''}`)).toEqual(['ok', 'ok', 'ok', 'peer-rate', 'peer-rate', 'peer-rate', 'peer-flood (reject)', 'peer-flood (reject)'])
   })
 
   it('applies the author limits to synced messages too', async () => {

@@ -52,9 +52,10 @@ interface Swarm { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
 async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Session, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
   // The service (and its trust book) comes after the node; GossipSub reads the score lazily.
   let trust: (peer: string) => number = () => 0
-  const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
+  // The store first: a bad limits.json or a store it cannot open fails before any network is up.
   const limits = await loadLimits(home)
   const store = await SwarmStore.open(join(home, 'store', session.project.id), { self: identity.peerId, limits: limits.store })
+  const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
   const service = new SwarmService({
     node,

@@ -9,9 +9,12 @@
  * peer, per author, and for authors this node has never heard of, all of them
  * together (peer ids are free, so a thousand keys must not buy a thousand
  * times the rate). What is over a limit is Ignored (neither stored nor
- * forwarded, and no penalty: an honest relay may carry a flood it did not
- * make); what is malformed or forged is Rejected. Messages arriving through
- * sync pass the same author limits.
+ * forwarded, and no penalty: an honest relay may carry a burst it did not
+ * make), until a peer goes on sending at more than twice its allowance: then
+ * its messages are Rejected, GossipSub's score graylists it after a few, and
+ * its RPCs are dropped before any signature is checked. What is malformed or
+ * forged is Rejected. Messages arriving through sync pass the same author
+ * limits.
  */
 import type { Message as GossipMessage } from '@libp2p/gossipsub'
 import { ProtocolError, decodeMessage, type Message } from '../../protocol/index.ts'
@@ -21,7 +24,8 @@ export const FUTURE_SKEW_MS = 10 * 60_000
 
 export type GossipVerdict =
   | { ok: true, message: Message, from: string }
-  | { ok: false, reject: boolean, reason: string, from: string }
+  /** `report`: false when this peer's rejections were already reported this minute (say it once, not per message). */
+  | { ok: false, reject: boolean, reason: string, from: string, report?: boolean }
 
 export async function checkGossip (msg: GossipMessage, project: string, now = Date.now()): Promise<GossipVerdict> {
   if (msg.type !== 'signed') return { ok: false, reject: true, reason: 'unsigned gossip', from: 'unsigned' }
@@ -56,10 +60,18 @@ export const DEFAULT_GOSSIP_LIMITS: Readonly<GossipLimits> = Object.freeze({
   maxTracked: 4096
 })
 
-export type LimitReason = 'peer-rate' | 'author-rate' | 'new-author-rate'
+export type LimitReason = 'peer-rate' | 'peer-flood' | 'author-rate' | 'new-author-rate'
 
 /** How often the gate sums up what it turned away (one line, not one per message). */
 const NOTE_EVERY_MS = 60_000
+/** Rejections reported per peer and minute; a graylisted flooder is not worth a line per message. */
+const REPORTS_PER_PEER = { burst: 5, perMinute: 5 }
+/**
+ * Longest stretch of gossip work between two turns of the event loop. A
+ * backlog of buffered RPCs is otherwise worked off in one chain of promises,
+ * and the control API, timers and other peers wait (seconds, under a flood).
+ */
+const YIELD_EVERY_MS = 10
 
 export interface GossipGateInit {
   project: string
@@ -75,26 +87,47 @@ export class GossipGate {
   private readonly peers: TokenBuckets
   private readonly authors: TokenBuckets
   private readonly fresh: TokenBuckets
-  private readonly limited: Record<LimitReason, number> = { 'peer-rate': 0, 'author-rate': 0, 'new-author-rate': 0 }
-  private readonly total: Record<LimitReason, number> = { 'peer-rate': 0, 'author-rate': 0, 'new-author-rate': 0 }
+  /** Per peer, what it may send over its allowance before its excess counts as abuse. */
+  private readonly strikes: TokenBuckets
+  private readonly limited: Record<LimitReason, number> = { 'peer-rate': 0, 'peer-flood': 0, 'author-rate': 0, 'new-author-rate': 0 }
+  private readonly total: Record<LimitReason, number> = { 'peer-rate': 0, 'peer-flood': 0, 'author-rate': 0, 'new-author-rate': 0 }
   private lastNote = 0
+  private lastYield = 0
+  private readonly reports: TokenBuckets
+  private unreported = 0
 
   constructor (private readonly init: GossipGateInit) {
     this.limits = { ...DEFAULT_GOSSIP_LIMITS, ...init.limits }
     this.peers = new TokenBuckets(this.limits.perPeer, this.limits.maxTracked)
+    this.strikes = new TokenBuckets(this.limits.perPeer, this.limits.maxTracked)
     this.authors = new TokenBuckets(this.limits.perAuthor, this.limits.maxTracked)
     this.fresh = new TokenBuckets(this.limits.newAuthors, 1)
+    this.reports = new TokenBuckets(REPORTS_PER_PEER, this.limits.maxTracked)
   }
 
   /** Rate limits, then `checkGossip`. `peer` is the connection the message came over. */
   async check (peer: string, msg: GossipMessage, now = Date.now()): Promise<GossipVerdict> {
+    await this.breathe()
     if (msg.type === 'signed') {
       const from = msg.from.toString()
-      if (!this.peers.take(peer, now)) return this.refuse('peer-rate', from, now)
+      if (!this.peers.take(peer, now)) return this.strikes.take(peer, now) ? this.refuse('peer-rate', from, now) : this.reported(peer, this.refuse('peer-flood', from, now, true), now)
       const limited = this.admitAuthor(from, now)
       if (limited != null) return this.refuse(limited, from, now)
     }
-    return await checkGossip(msg, this.init.project, now)
+    const v = await checkGossip(msg, this.init.project, now)
+    return v.ok || !v.reject ? v : this.reported(peer, v, now)
+  }
+
+  private async breathe (): Promise<void> {
+    if (performance.now() - this.lastYield < YIELD_EVERY_MS) return
+    await new Promise(resolve => setImmediate(resolve))
+    this.lastYield = performance.now()
+  }
+
+  private reported (peer: string, v: GossipVerdict & { ok: false }, now: number): GossipVerdict {
+    if (this.reports.take(peer, now)) return v
+    this.unreported++
+    return { ...v, report: false }
   }
 
   /** The author limits for a message that came through sync (already decoded and verified). */
@@ -116,9 +149,9 @@ export class GossipGate {
     return null
   }
 
-  private refuse (reason: LimitReason, from: string, now: number): GossipVerdict {
+  private refuse (reason: LimitReason, from: string, now: number, reject = false): GossipVerdict & { ok: false } {
     this.count(reason, now)
-    return { ok: false, reject: false, reason, from }
+    return { ok: false, reject, reason, from }
   }
 
   private count (reason: LimitReason, now: number): void {
@@ -126,8 +159,10 @@ export class GossipGate {
     this.total[reason]++
     if (now - this.lastNote < NOTE_EVERY_MS || this.init.onNote == null) return
     this.lastNote = now
-    const parts = (Object.entries(this.limited) as Array<[LimitReason, number]>).filter(([, n]) => n > 0).map(([r, n]) => `${n} over the ${r.replace(/-rate$/, '')} rate`)
+    const parts = (Object.entries(this.limited) as Array<[LimitReason, number]>).filter(([, n]) => n > 0).map(([r, n]) => r === 'peer-flood' ? `${n} from peers flooding at over twice their rate (rejected)` : `${n} over the ${r.replace(/-rate$/, '')} rate`)
+    if (this.unreported > 0) parts.push(`${this.unreported} more rejected from peers already reported`)
     for (const r of Object.keys(this.limited) as LimitReason[]) this.limited[r] = 0
-    this.init.onNote(`rate limits: ignored ${parts.join(', ')} (not stored, not forwarded)`)
+    this.unreported = 0
+    this.init.onNote(`rate limits: turned away ${parts.join(', ')}; none stored or forwarded`)
   }
 }

@@ -155,7 +155,7 @@ export class SwarmService {
   private async validate (peer: string, msg: GossipMessage): Promise<TopicValidatorResult> {
     const v = await this.gate.check(peer, msg)
     if (!v.ok) {
-      if (v.reject) this.emit({ type: 'rejected', from: v.from, reason: v.reason })
+      if (v.reject && v.report !== false) this.emit({ type: 'rejected', from: v.from, reason: v.reason })
       return v.reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
     const m = v.message
