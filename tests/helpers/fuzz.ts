@@ -56,13 +56,16 @@ export function randomBody (r: Rng, project: string, now: number): Unsigned<Mess
       const status = r.pick(['keep', 'discard', 'crash', 'invalid'] as const)
       return {
         v: 1, kind: 'result', project, track, parent: hash, child: contentHash({ 'train.py': String(r.next()) }),
-        diff: 'd'.repeat(r.int(2000)), val_bpb: status === 'crash' ? null : bpb(), verified_bpb: r.chance(0.5) ? bpb() : null, status,
+        diff: 'd'.repeat(r.int(2000)), val_bpb: status === 'crash' ? null : bpb(), verified_bpb: status !== 'crash' && r.chance(0.5) ? bpb() : null, status,
         reason: r.pick(['', 'out of memory', 'ü'.repeat(200)]), metrics: { training_seconds: r.int(1000) }, hardware: hw, agent: 'fuzz',
         description: r.pick(['fuzz', 'ü'.repeat(300), '漢字 change']), time
       }
     }
     case 1:
-      return { v: 1, kind: 'attestation', project, track, result: hash, child: sha256Hex(String(r.next())), ok: r.chance(0.5), val_bpb: r.chance(0.8) ? bpb() : null, verified_bpb: null, hardware: hw, time }
+    {
+      const ok = r.chance(0.5)
+      return { v: 1, kind: 'attestation', project, track, result: hash, child: sha256Hex(String(r.next())), ok, val_bpb: ok || r.chance(0.8) ? bpb() : null, verified_bpb: null, hardware: hw, time }
+    }
     case 2:
       return { v: 1, kind: 'claim', project, track, parent: hash, description: 'fuzz claim', time, expires: time + 1 + r.int(7_000_000) }
     default: {

@@ -18,7 +18,8 @@
  *   {cmd:"fill",count,bytes}                        -> {type:"filled",stored}     sync backlog, one message per key round robin
  *   {cmd:"flood",count,minBytes,maxBytes,seed}      -> {type:"flooded",sent,ms,errors}
  *   {cmd:"fuzz-gossip",count,seed}                  -> {type:"fuzzed",sent,valid,mutated,ms}
- *   {cmd:"fuzz-stream",protocol,target,count,seed}  -> {type:"fuzzed",sent,outcomes,identities,ms}
+ *   {cmd:"fuzz-stream",protocol,target,count,seed,cases?,clients?,concurrency?}  -> {type:"fuzzed",sent,outcomes,identities,ms}
+ *       outcomes by answer: end, data, error:<code>, reset, no-answer; `cases` picks framing cases (default all)
  *   {cmd:"stop"}
  */
 import '../../node/polyfills.js'
@@ -110,9 +111,11 @@ async function fuzzGossip (cmd: Record<string, any>): Promise<Record<string, unk
       valid++
     } else {
       // Bytes broken after signing, or a value broken and signed anyway (a canonical, signed, schema-breaking message).
-      data = r.chance(0.5)
-        ? mutateBytes(r, encodeMessage(signed))
-        : encode({ ...mutateValue(r, signed as unknown as Record<string, unknown>) })
+      const broken = mutateValue(r, signed as unknown as Record<string, unknown>)
+      let canonical: Uint8Array
+      // The canonical encoder refuses some values (a lone surrogate): an attacker sends plain JSON then.
+      try { canonical = encode(broken) } catch { canonical = new TextEncoder().encode(JSON.stringify(broken)) }
+      data = r.chance(0.5) ? mutateBytes(r, encodeMessage(signed)) : canonical
       mutated++
     }
     try { await ps.publish(topic, data) } catch {}
@@ -130,13 +133,21 @@ type Outcome = string
 /** Reads the whole answer: the kinds of its frames, until END, ERROR, reset, or `ms`. */
 async function answerOf (stream: Stream, ms: number): Promise<Outcome> {
   const chunks: Uint8Array[] = []
-  const timer = setTimeout(() => { stream.abort(new Error('client timeout')) }, ms)
   let timedOut = false
-  timer.unref()
+  // Raced, not just aborted: an aborted libp2p stream does not always end a pending read.
+  let expire: () => void = () => {}
+  const expired = new Promise<'expired'>(resolve => { expire = () => { resolve('expired') } })
+  const timer = setTimeout(expire, ms)
+  const it = (stream as unknown as AsyncIterable<{ subarray: () => Uint8Array } | Uint8Array>)[Symbol.asyncIterator]()
   try {
-    for await (const c of stream as AsyncIterable<{ subarray: () => Uint8Array } | Uint8Array>) chunks.push(c instanceof Uint8Array ? c : c.subarray())
+    for (;;) {
+      const next = await Promise.race([it.next(), expired])
+      if (next === 'expired') { timedOut = chunks.length === 0; stream.abort(new Error('client timeout')); break }
+      if (next.done === true) break
+      chunks.push(next.value instanceof Uint8Array ? next.value : next.value.subarray())
+    }
   } catch {
-    timedOut = chunks.length === 0
+    // Reset by the server: what arrived before says what it was.
   } finally {
     clearTimeout(timer)
   }
@@ -171,48 +182,71 @@ function validRequest (r: Rng, protocol: string): Uint8Array {
 }
 
 async function fuzzStream (cmd: Record<string, any>): Promise<Record<string, unknown>> {
-  const r = new Rng(cmd.seed ?? 3)
   const protocol = PROTOCOLS[cmd.protocol]
   if (protocol == null) throw new Error(`unknown protocol ${String(cmd.protocol)}`)
   const target = multiaddr(cmd.target)
   const count = Number(cmd.count)
-  const concurrency = Number(cmd.concurrency ?? 6)
+  const cases = (cmd.cases as typeof FRAMING_CASES | undefined) ?? FRAMING_CASES
   const outcomes: Record<string, number> = {}
   const t0 = Date.now()
   let identities = 0
   let sent = 0
-  let client = await freshNode()
-  identities++
-  let limited = false
-  const one = async (): Promise<void> => {
-    const kind = r.pick(FRAMING_CASES)
-    const bytes = requestBytes(r, kind, validRequest(r, cmd.protocol))
-    let outcome: Outcome
-    try {
-      const stream = await client.dialProtocol(target, protocol, { signal: AbortSignal.timeout(5000) })
-      if (bytes.byteLength > 0) stream.send(bytes)
-      // Now and then a slow client that never finishes its request (the server's deadline ends it).
-      if (!r.chance(0.01)) await stream.close().catch(() => {})
-      outcome = await answerOf(stream, 2000)
-    } catch (err: any) {
-      outcome = `dial:${String(err?.name ?? 'error')}`
+  const gaveUp: string[] = []
+  /** One client: a fresh identity, up to `concurrency` streams at a time, a new identity when rate-limited. */
+  const worker = async (seed: number): Promise<void> => {
+    const r = new Rng(seed)
+    let client = await freshNode()
+    identities++
+    let limited = false
+    const one = async (): Promise<void> => {
+      const kind = r.pick(cases)
+      const bytes = requestBytes(r, kind, validRequest(r, cmd.protocol))
+      const hold = r.chance(0.01)
+      let step = 'dial'
+      const exchange = async (): Promise<Outcome> => {
+        let stream: Stream
+        try {
+          stream = await client.dialProtocol(target, protocol, { signal: AbortSignal.timeout(5000) })
+        } catch (err: any) {
+          return `dial:${String(err?.name ?? 'error')}`
+        }
+        const deadline = setTimeout(() => { stream.abort(new Error('client deadline')) }, 6000)
+        try {
+          step = 'send'
+          // The server may have reset the stream already (rate limit, too many streams).
+          try { if (bytes.byteLength > 0) stream.send(bytes) } catch { return 'reset' }
+          step = 'close'
+          // Now and then a slow client that never finishes its request (the server's deadline ends it).
+          if (!hold) await stream.close({ signal: AbortSignal.timeout(2000) }).catch(() => {})
+          step = 'read'
+          return await answerOf(stream, 3000)
+        } finally {
+          clearTimeout(deadline)
+        }
+      }
+      // A client-side backstop only: a slow dial and a slow answer on a loaded machine add up.
+      const outcome = await Promise.race([exchange(), new Promise<Outcome>(resolve => setTimeout(() => { resolve('client-gave-up') }, 15_000).unref())])
+      if (outcome === 'client-gave-up' && gaveUp.length < 10) gaveUp.push(`${kind}${hold ? ' (held)' : ''} at ${step}`)
+      if (outcome === 'error:rate-limited') limited = true
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
     }
-    sent++
-    if (outcome === 'error:rate-limited') limited = true
-    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
-  }
-  while (sent < count) {
-    await Promise.all(Array.from({ length: Math.min(concurrency, count - sent) }, one))
-    if (limited) {
-      // The target's per-peer limit answered: come back as somebody else.
-      limited = false
-      await client.stop()
-      client = await freshNode()
-      identities++
+    while (sent < count) {
+      const n = Math.min(Number(cmd.concurrency ?? 6), count - sent)
+      sent += n
+      await Promise.all(Array.from({ length: n }, one))
+      if (limited) {
+        // The target's per-peer limit answered: come back as somebody else.
+        limited = false
+        await client.stop()
+        client = await freshNode()
+        identities++
+      }
     }
+    await client.stop()
   }
-  await client.stop()
-  return { type: 'fuzzed', sent, outcomes, identities, ms: Date.now() - t0 }
+  const seed = Number(cmd.seed ?? 3)
+  await Promise.all(Array.from({ length: Number(cmd.clients ?? 3) }, async (_, i) => { await worker(seed * 1000 + i) }))
+  return { type: 'fuzzed', sent, outcomes, identities, ms: Date.now() - t0, gaveUp }
 }
 
 async function answer (cmd: Record<string, any>): Promise<Record<string, unknown>> {
