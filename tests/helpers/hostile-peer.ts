@@ -9,6 +9,7 @@
  * as a real attacker would (peer ids are free).
  *
  *   node --import tsx tests/helpers/hostile-peer.ts '{"project":"<64 hex>","storeDir":"/tmp/…"}'
+ *   with "evil":{"text":"…"}: sync and fetch answer an error frame with that text, leaderboard rows carry it
  *
  * stdout: {type:"ready",peerId,addrs}, then one answer per command (with its id).
  * stdin, JSON lines:
@@ -37,11 +38,13 @@ import {
 } from '../../protocol/index.ts'
 import { createSwarmLibp2p } from '../../node/libp2p.ts'
 import { serveSwarmProtocols } from '../../node/swarm/protocols.ts'
+import { StreamError, handleRequests } from '../../node/streams.ts'
 import { SwarmStore } from '../../node/swarm/store.ts'
 import { FRAMING_CASES, Rng, mutateBytes, mutateValue, randomBody, requestBytes } from './fuzz.ts'
 import { print, serveCommands, stopper } from './stdio-commands.ts'
 
-interface Options { project: string, storeDir: string }
+/** `evil`: answer sync and fetch with an error frame, and leaderboard with rows, all carrying `text`. */
+interface Options { project: string, storeDir: string, evil?: { text: string } }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options
 const topic = topicFor(opts.project)
@@ -50,7 +53,15 @@ const node = await createSwarmLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/
 node.services.pubsub.subscribe(topic)
 // What it serves over sync: whatever `fill` put there, however much.
 const store = await SwarmStore.open(opts.storeDir, { limits: { maxBytes: 2 ** 40, authorMaxBytes: 2 ** 40, authorMaxDiscards: 2 ** 30 } })
-await serveSwarmProtocols(node, p => p === opts.project ? store : undefined)
+if (opts.evil == null) {
+  await serveSwarmProtocols(node, p => p === opts.project ? store : undefined)
+} else {
+  const text = opts.evil.text
+  const limits = { maxRequestBytes: 1024, timeoutMs: 10_000 }
+  for (const id of [SYNC_PROTOCOL, FETCH_PROTOCOL]) await handleRequests(node, id, limits, async () => { throw new StreamError('bad-request', text) })
+  const row = { rank: 1, project: opts.project, track: 'cpu', result: 'e'.repeat(64), val_bpb: 0.5, claimed_bpb: 0.5, attestations: 3, failed: 0, delta: -0.5, author: `12D3KooW${'A'.repeat(44)}`, hardware: { cpu: text, cores: 2, ram_gb: 8, gpu: text, gpu_mem_gb: 80 }, description: text, time: Date.now() }
+  await handleRequests(node, LEADERBOARD_PROTOCOL, limits, async () => new TextEncoder().encode(JSON.stringify({ rows: [row] })))
+}
 const stop = stopper(node)
 
 let keys: Ed25519PrivateKey[] = [privateKey as Ed25519PrivateKey]
