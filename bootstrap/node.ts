@@ -5,6 +5,7 @@
  * what it relays, and answers `sync` so late joiners catch up through it.
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { parseTopic, topicFor } from '../protocol/index.ts'
 import { loadOrCreateIdentity } from '../node/identity.ts'
@@ -35,7 +36,13 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
     stores.set(project, store)
     for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
     const topic = topicFor(project)
-    const gate = new GossipGate({ project, limits: limits.gossip, known: author => store.knows(author), onNote: message => out.event('log', { level: 'info', message }, message) })
+    const gate = new GossipGate({
+      project,
+      limits: limits.gossip,
+      known: author => store.knows(author),
+      onNote: message => out.event('log', { level: 'info', message }, message),
+      onFlood: peer => { void node.hangUp(peerIdFromString(peer)).catch(() => {}) }
+    })
     pubsub.topicValidators.set(topic, async (peer, msg) => {
       const v = await gate.check(peer.toString(), msg)
       if (!v.ok) {

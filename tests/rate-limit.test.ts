@@ -75,13 +75,16 @@ describe('gossip gate', () => {
     expect(notes[0]).toBe('rate limits: turned away 1 over the new-author rate; none stored or forwarded')
   })
 
-  it('rejects a peer that keeps sending at over twice its allowance, so GossipSub graylists it', async () => {
-    const gate = new GossipGate({ project: PROJECT, limits: { perPeer: { burst: 3, perMinute: 0 }, newAuthors: { burst: 100, perMinute: 0 } } })
+  it('rejects a peer that keeps sending at over twice its allowance (GossipSub graylists it) and hangs up on it', async () => {
+    const hungUp: string[] = []
+    const gate = new GossipGate({ project: PROJECT, limits: { perPeer: { burst: 3, perMinute: 0 }, newAuthors: { burst: 100, perMinute: 0 } }, onFlood: p => hungUp.push(p) })
     const keys = await Promise.all(Array.from({ length: 8 }, async () => await generateKeyPair('Ed25519')))
     const verdicts = []
     const now = Date.now()
     for (const k of keys) verdicts.push(await gate.check('flooder', await gossip(k), now))
     expect(verdicts.map(v => v.ok ? 'ok' : `${v.reason}${v.reject ? ' (reject)' : ''}`)).toEqual(['ok', 'ok', 'ok', 'peer-rate', 'peer-rate', 'peer-rate', 'peer-flood (reject)', 'peer-flood (reject)'])
+    // And the node hangs up on it, once.
+    expect(hungUp).toEqual(['flooder'])
   })
 
   it('applies the author limits to synced messages too', async () => {

@@ -13,8 +13,8 @@
  * make), until a peer goes on sending at more than twice its allowance: then
  * its messages are Rejected, GossipSub's score graylists it after a few, and
  * its RPCs are dropped before any signature is checked. What is malformed or
- * forged is Rejected. Messages arriving through sync pass the same author
- * limits.
+ * forged is Rejected, and the flooder's connection is closed (`onFlood`).
+ * Messages arriving through sync pass the same author limits.
  */
 import type { Message as GossipMessage } from '@libp2p/gossipsub'
 import { ProtocolError, decodeMessage, type Message } from '../../protocol/index.ts'
@@ -80,6 +80,11 @@ export interface GossipGateInit {
   known?: (author: string) => boolean
   /** A summary line of what was turned away, at most once a minute. */
   onNote?: (message: string) => void
+  /**
+   * `peer` floods at more than twice its allowance (called once a minute at
+   * most per peer): hang up on it, so its flood no longer costs us decryption.
+   */
+  onFlood?: (peer: string) => void
 }
 
 export class GossipGate {
@@ -94,6 +99,7 @@ export class GossipGate {
   private lastNote = 0
   private lastYield = 0
   private readonly reports: TokenBuckets
+  private readonly hangUps: TokenBuckets
   private unreported = 0
 
   constructor (private readonly init: GossipGateInit) {
@@ -103,6 +109,7 @@ export class GossipGate {
     this.authors = new TokenBuckets(this.limits.perAuthor, this.limits.maxTracked)
     this.fresh = new TokenBuckets(this.limits.newAuthors, 1)
     this.reports = new TokenBuckets(REPORTS_PER_PEER, this.limits.maxTracked)
+    this.hangUps = new TokenBuckets({ burst: 1, perMinute: 1 }, this.limits.maxTracked)
   }
 
   /** Rate limits, then `checkGossip`. `peer` is the connection the message came over. */
@@ -110,7 +117,11 @@ export class GossipGate {
     await this.breathe()
     if (msg.type === 'signed') {
       const from = msg.from.toString()
-      if (!this.peers.take(peer, now)) return this.strikes.take(peer, now) ? this.refuse('peer-rate', from, now) : this.reported(peer, this.refuse('peer-flood', from, now, true), now)
+      if (!this.peers.take(peer, now)) {
+        if (this.strikes.take(peer, now)) return this.refuse('peer-rate', from, now)
+        if (this.hangUps.take(peer, now)) this.init.onFlood?.(peer)
+        return this.reported(peer, this.refuse('peer-flood', from, now, true), now)
+      }
       const limited = this.admitAuthor(from, now)
       if (limited != null) return this.refuse(limited, from, now)
     }

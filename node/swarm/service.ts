@@ -77,7 +77,13 @@ export class SwarmService {
     this.topic = topicFor(s.project.id)
     this.signal = init.signal != null ? AbortSignal.any([init.signal, this.halt.signal]) : this.halt.signal
     this.trust = new TrustBook(init.peerId, s.project.manifest.noise_margin)
-    this.gate = new GossipGate({ project: s.project.id, limits: init.gossipLimits, known: author => init.store.knows(author), onNote: message => this.emit({ type: 'note', message }) })
+    this.gate = new GossipGate({
+      project: s.project.id,
+      limits: init.gossipLimits,
+      known: author => init.store.knows(author),
+      onNote: message => this.emit({ type: 'note', message }),
+      onFlood: peer => { void init.node.hangUp(peerIdFromString(peer)).catch(() => {}) }
+    })
     for (const a of init.store.attestations()) this.trust.record(a, this.resultById(a.result))
     this.inbox = new SwarmInbox({ node: init.node, store: init.store, trust: this.trust, peerId: init.peerId, onNote: message => this.emit({ type: 'note', message }) })
   }
