@@ -27,7 +27,7 @@ import type { Libp2p, PeerId, Stream, Connection, Logger } from '@libp2p/interfa
 import type { Multiaddr } from '@multiformats/multiaddr'
 import {
   RATE_LIMIT_MAX_PEERS, STREAM_DEFAULT_MAX_FRAMES, STREAM_MAX_ERROR_BYTES, STREAM_MAX_INBOUND_PER_CONNECTION,
-  STREAM_MAX_OUTBOUND_PER_CONNECTION
+  STREAM_MAX_OUTBOUND_PER_CONNECTION, STREAM_TOTAL_RATE_FACTOR
 } from './constants.ts'
 import { TokenBuckets } from './rate-limit.ts'
 import { safeLine } from './sanitize.ts'
@@ -69,7 +69,12 @@ export interface ProtocolHandlerInit {
   maxResponseBytes?: number
   /** Whole exchange, reading the request to sending END. */
   timeoutMs: number
-  rateLimit?: { perPeerPerMinute: number }
+  /**
+   * Requests per peer and minute (a minute's worth at once), and for all peers
+   * together `totalPerMinute` (default STREAM_TOTAL_RATE_FACTOR times the
+   * per-peer rate): fresh peer ids are free, the handler's work is not.
+   */
+  rateLimit?: { perPeerPerMinute: number, totalPerMinute?: number }
   maxInboundStreams?: number
 }
 
@@ -80,8 +85,7 @@ type StreamNode = Pick<Libp2p, 'handle' | 'dialProtocol' | 'logger'>
 /** Register `handler` for `protocolId`. A handler error never escapes: the peer gets an ERROR frame. */
 export async function handleRequests (node: StreamNode, protocolId: string, init: ProtocolHandlerInit, handler: RequestHandler): Promise<void> {
   const log = node.logger.forComponent(`swarm-node:streams:${protocolId}`)
-  // A burst of a minute's worth, refilled evenly over the minute.
-  const limiter = init.rateLimit != null ? new TokenBuckets({ burst: init.rateLimit.perPeerPerMinute, perMinute: init.rateLimit.perPeerPerMinute }, RATE_LIMIT_MAX_PEERS) : undefined
+  const limiter = init.rateLimit != null ? requestLimiter(init.rateLimit) : undefined
   await node.handle(protocolId, (stream, connection) => {
     serve(stream, connection, init, handler, limiter, log)
       .catch(err => { log.error('serving %p failed - %e', connection.remotePeer, err) })
@@ -91,7 +95,23 @@ export async function handleRequests (node: StreamNode, protocolId: string, init
   })
 }
 
-async function serve (stream: Stream, connection: Connection, init: ProtocolHandlerInit, handler: RequestHandler, limiter: TokenBuckets | undefined, log: Logger): Promise<void> {
+/** Null when `peer` may make a request now, else the sentence to refuse it with. */
+type RequestLimiter = (peer: string) => string | null
+
+function requestLimiter (rate: { perPeerPerMinute: number, totalPerMinute?: number }): RequestLimiter {
+  // Bursts of a minute's worth, refilled evenly over the minute.
+  const perPeer = new TokenBuckets({ burst: rate.perPeerPerMinute, perMinute: rate.perPeerPerMinute }, RATE_LIMIT_MAX_PEERS)
+  const total = rate.totalPerMinute ?? rate.perPeerPerMinute * STREAM_TOTAL_RATE_FACTOR
+  const all = new TokenBuckets({ burst: total, perMinute: total }, 1)
+  return peer => {
+    if (!perPeer.has(peer)) return 'too many requests, slow down'
+    if (!all.take('all')) return 'too many requests from everyone, try again later'
+    perPeer.take(peer)
+    return null
+  }
+}
+
+async function serve (stream: Stream, connection: Connection, init: ProtocolHandlerInit, handler: RequestHandler, limiter: RequestLimiter | undefined, log: Logger): Promise<void> {
   const peer = connection.remotePeer.toString()
   const signal = AbortSignal.timeout(init.timeoutMs)
   const lp = lpStream(stream, { maxDataLength: init.maxRequestBytes, maxBufferSize: init.maxRequestBytes + FRAME_OVERHEAD })
@@ -100,9 +120,10 @@ async function serve (stream: Stream, connection: Connection, init: ProtocolHand
     await stream.close({ signal })
   }
   try {
-    if (limiter != null && !limiter.take(peer)) {
-      log('rate limit: refusing %s', peer)
-      await sendError('rate-limited', 'too many requests, slow down')
+    const refused = limiter?.(peer)
+    if (refused != null) {
+      log('rate limit: refusing %s (%s)', peer, refused)
+      await sendError('rate-limited', refused)
       return
     }
     const req = (await withSignal(lp.read({ signal }), signal)).subarray()

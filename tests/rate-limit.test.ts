@@ -110,3 +110,30 @@ describe('limits.json', () => {
     expect(() => parseLimits([], 'f')).toThrow('f: the file must be an object')
   })
 })
+
+describe('stream request limits', () => {
+  it('limit each peer, and all peers together, so fresh peer ids do not buy more work', async () => {
+    const { createLibp2p } = await import('libp2p')
+    const { tcp } = await import('@libp2p/tcp')
+    const { noise } = await import('@libp2p/noise')
+    const { yamux } = await import('@libp2p/yamux')
+    const { handleRequests, request } = await import('../node/streams.ts')
+    const bare = async (listen: string[] = []): Promise<import('@libp2p/interface').Libp2p> =>
+      await createLibp2p({ addresses: { listen }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    const server = await bare(['/ip4/127.0.0.1/tcp/0'])
+    const clients = await Promise.all([bare(), bare(), bare()])
+    try {
+      await handleRequests(server, '/swarm-node-test/busy/1.0.0', { maxRequestBytes: 64, timeoutMs: 5000, rateLimit: { perPeerPerMinute: 2, totalPerMinute: 4 } }, async req => req)
+      const ask = async (c: typeof server): Promise<string> =>
+        await request(c, server.getMultiaddrs()[0]!, '/swarm-node-test/busy/1.0.0', Uint8Array.of(1), { maxResponseBytes: 64, timeoutMs: 5000 }).then(() => 'ok', (err: any) => `${err.code}: ${err.message}`)
+      const got = []
+      for (const c of [clients[0]!, clients[0]!, clients[0]!, clients[1]!, clients[1]!, clients[2]!]) got.push(await ask(c))
+      expect(got).toEqual([
+        'ok', 'ok', 'rate-limited: peer: too many requests, slow down', // one peer's two
+        'ok', 'ok', 'rate-limited: peer: too many requests from everyone, try again later' // four in all
+      ])
+    } finally {
+      await Promise.all([server, ...clients].map(async n => { await n.stop() }))
+    }
+  })
+})

@@ -20,7 +20,7 @@
  *   {cmd:"flood",count,minBytes,maxBytes,seed}      -> {type:"flooded",sent,ms,errors}
  *   {cmd:"fuzz-gossip",count,seed}                  -> {type:"fuzzed",sent,valid,mutated,ms}
  *   {cmd:"fuzz-stream",protocol,target,count,seed,cases?,clients?,concurrency?}  -> {type:"fuzzed",sent,outcomes,identities,ms}
- *       outcomes by answer: end, data, error:<code>, reset, no-answer; `cases` picks framing cases (default all)
+ *       outcomes by answer: end, data, error:<code> (error:busy: the limit for all peers), reset, no-answer; `cases` picks framing cases (default all)
  *   {cmd:"stop"}
  */
 import '../../node/polyfills.js'
@@ -176,7 +176,11 @@ async function answerOf (stream: Stream, ms: number): Promise<Outcome> {
   if (buf.length === 0) return timedOut ? 'no-answer' : 'reset'
   const kind = buf[at]
   if (kind === 2) {
-    try { return `error:${JSON.parse(buf.subarray(at + 1, at + len).toString()).code}` } catch { return 'error:?' }
+    try {
+      const { code, message } = JSON.parse(buf.subarray(at + 1, at + len).toString())
+      // The protocol's limit for all peers together: a new identity would not help.
+      return code === 'rate-limited' && /everyone/.test(String(message)) ? 'error:busy' : `error:${String(code)}`
+    } catch { return 'error:?' }
   }
   return kind === 0 ? 'data' : kind === 1 ? 'end' : 'other'
 }
