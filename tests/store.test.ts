@@ -94,6 +94,9 @@ describe('swarm store', () => {
     expect(again.since(T0 + 43_200_000, 10).items.map(m => messageId(m))).toEqual([messageId(r2)])
     expect(again.since(0, 1)).toMatchObject({ more: true })
     expect(again.stats()).toMatchObject({ messages: 3, authors: 2 })
+    expect(again.results({ status: 'keep' })).toEqual([r1])
+    expect(again.results({ status: 'keep', track: 'gpu-h100' })).toEqual([])
+    expect(again.results({ newest: 1 })).toEqual([r2])
   })
 
   it('ages out an author\'s old discards, refuses what is over its share, and never its own node\'s words', async () => {

@@ -44,6 +44,8 @@ export interface StoredMessage { id: string, msg: ResultMsg | AttestationMsg, re
  */
 export type Admission = 'stored' | 'duplicate' | 'author-quota' | 'stale' | 'store-full'
 
+export interface ResultQuery { status?: ResultMsg['status'], track?: string, newest?: number }
+
 export interface StoreOptions {
   limits?: Partial<StoreLimits>
   /** This node's peer id: its own messages are never refused or aged out. */
@@ -310,11 +312,24 @@ export class SwarmStore {
     if (this.memo.generation !== this.generation) this.memo = { generation: this.generation }
   }
 
-  /** Every stored result, in the order stored. */
-  results (): ResultMsg[] {
-    this.fresh()
-    this.memo.results ??= this.guarded('results', [], () => this.parseAll<ResultMsg>(this.sql.results.all() as Row[]))
-    return [...this.memo.results]
+  /**
+   * Stored results in the order stored: all of them, or through the indexes
+   * only those of one status and track, or the `newest` few (the chart, the
+   * leaderboard's keeps: what a hot path should ask for instead of everything).
+   */
+  results (q: ResultQuery = {}): ResultMsg[] {
+    if (q.status == null && q.track == null && q.newest == null) {
+      this.fresh()
+      this.memo.results ??= this.guarded('results', [], () => this.parseAll<ResultMsg>(this.sql.results.all() as Row[]))
+      return [...this.memo.results]
+    }
+    const where = ["kind = 'result'"]
+    const args: Array<string | number> = []
+    if (q.status != null) { where.push('status = ?'); args.push(q.status) }
+    if (q.track != null) { where.push('track = ?'); args.push(q.track) }
+    if (q.newest != null) args.push(Math.max(0, Math.floor(q.newest)))
+    const sql = `SELECT seq, id, body, received FROM messages WHERE ${where.join(' AND ')} ORDER BY seq DESC${q.newest != null ? ' LIMIT ?' : ''}`
+    return this.guarded('results', [], () => this.parseAll<ResultMsg>((this.db.prepare(sql).all(...args) as Row[]).reverse()))
   }
 
   /** Every stored attestation (of `resultId` only, when given), in the order stored. */
