@@ -84,9 +84,15 @@ export class SwarmStore {
   private readonly statusByAuthor = new Map<string, StatusMsg>()
   private readonly bestByTrack = new Map<string, BestRecord>()
   private contentBytes = 0
-  /** Bumped on every change of the messages table: bulk reads are memoised per generation. */
-  private generation = 0
-  private memo: { generation: number, results?: ResultMsg[], attestations?: AttestationMsg[] } = { generation: -1 }
+  /**
+   * All results and attestations, by row, once something asked for all of
+   * them: kept in step with every insert and age-out (after its transaction
+   * commits), so a flood of small changes does not mean re-reading the table
+   * for every question. Bounded by the store's quota.
+   */
+  private cache: { results?: Map<number, ResultMsg>, attestations?: Map<number, AttestationMsg> } = {}
+  /** Rows inserted and aged out by the admission in progress, applied to the cache once it commits. */
+  private changes: { added: Array<[number, ResultMsg | AttestationMsg]>, dropped: number[] } = { added: [], dropped: [] }
   private readonly refused: StoreStats['refused'] = { duplicate: 0, 'author-quota': 0, stale: 0, 'store-full': 0 }
   private agedOut = 0
   /** Rows aged out by the admission in progress (counted once it commits). */
@@ -153,6 +159,7 @@ export class SwarmStore {
   private admitSync (msg: Message, received: number): Admission {
     if (msg.kind === 'claim' || msg.kind === 'status') return this.latest(msg)
     this.dropped = 0
+    this.changes = { added: [], dropped: [] }
     let outcome: Admission
     try {
       // A refusal rolls back whatever was aged out to make room for it.
@@ -162,6 +169,7 @@ export class SwarmStore {
         return o
       })()
       this.agedOut += this.dropped
+      this.applyChanges()
     } catch (err) {
       if (!(err instanceof Refusal)) throw err
       outcome = err.outcome
@@ -226,9 +234,9 @@ export class SwarmStore {
       }
     }
     if (!this.makeRoom(bytes) && !mine) return 'store-full'
-    this.sql.insert.run(id, msg.kind, msg.author, msg.track, msg.kind === 'result' ? msg.status : null, msg.kind === 'attestation' ? msg.result : null,
+    const { lastInsertRowid } = this.sql.insert.run(id, msg.kind, msg.author, msg.track, msg.kind === 'result' ? msg.status : null, msg.kind === 'attestation' ? msg.result : null,
       msg.child, msg.time, received, bytes, body)
-    this.generation++
+    this.changes.added.push([Number(lastInsertRowid), msg])
     return 'stored'
   }
 
@@ -259,7 +267,17 @@ export class SwarmStore {
   private drop (seq: number): void {
     this.sql.drop.run(seq)
     this.dropped++
-    this.generation++
+    this.changes.dropped.push(seq)
+  }
+
+  private applyChanges (): void {
+    const { results, attestations } = this.cache
+    for (const seq of this.changes.dropped) { results?.delete(seq); attestations?.delete(seq) }
+    for (const [seq, m] of this.changes.added) {
+      if (m.kind === 'result') results?.set(seq, m)
+      else attestations?.set(seq, m)
+    }
+    this.changes = { added: [], dropped: [] }
   }
 
   private parse (row: Row): ResultMsg | AttestationMsg | null {
@@ -277,6 +295,15 @@ export class SwarmStore {
     for (const r of rows) {
       const m = this.parse(r)
       if (m != null) out.push(m as T)
+    }
+    return out
+  }
+
+  private byRow<T extends ResultMsg | AttestationMsg> (what: string, query: Statement): Map<number, T> {
+    const out = new Map<number, T>()
+    for (const row of this.guarded(what, [], () => query.all() as Row[])) {
+      const m = this.parse(row)
+      if (m != null) out.set(row.seq, m as T)
     }
     return out
   }
@@ -308,9 +335,6 @@ export class SwarmStore {
     return this.guarded('authors', false, () => this.sql.knows.get(author) != null)
   }
 
-  private fresh (): void {
-    if (this.memo.generation !== this.generation) this.memo = { generation: this.generation }
-  }
 
   /**
    * Stored results in the order stored: all of them, or through the indexes
@@ -319,9 +343,8 @@ export class SwarmStore {
    */
   results (q: ResultQuery = {}): ResultMsg[] {
     if (q.status == null && q.track == null && q.newest == null) {
-      this.fresh()
-      this.memo.results ??= this.guarded('results', [], () => this.parseAll<ResultMsg>(this.sql.results.all() as Row[]))
-      return [...this.memo.results]
+      this.cache.results ??= this.byRow<ResultMsg>('results', this.sql.results)
+      return [...this.cache.results.values()]
     }
     const where = ["kind = 'result'"]
     const args: Array<string | number> = []
@@ -335,9 +358,8 @@ export class SwarmStore {
   /** Every stored attestation (of `resultId` only, when given), in the order stored. */
   attestations (resultId?: string): AttestationMsg[] {
     if (resultId != null) return this.guarded('attestations', [], () => this.parseAll<AttestationMsg>(this.sql.attestationsOf.all(resultId) as Row[]))
-    this.fresh()
-    this.memo.attestations ??= this.guarded('attestations', [], () => this.parseAll<AttestationMsg>(this.sql.attestations.all() as Row[]))
-    return [...this.memo.attestations]
+    this.cache.attestations ??= this.byRow<AttestationMsg>('attestations', this.sql.attestations)
+    return [...this.cache.attestations.values()]
   }
 
   /** Results and attestations whose `child` is `hash` (who ran that content). */
