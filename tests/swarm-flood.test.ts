@@ -47,11 +47,11 @@ describe('flood', () => {
     expect(f.store.invalid).toBe(0)
     // On disk: the database, its indexes and a WAL that shrinks back after checkpoints.
     expect(f.store.fileBytes).toBeLessThan(MAX_BYTES * 4 + 8 * 1024 * 1024)
-    // The flooding connection went over twice its rate and was turned away (then graylisted).
-    expect(f.notes.join('\n')).toMatch(/over the peer rate/)
+    // The flood was held at the door: the one connection gets its per-peer allowance (and
+    // GossipSub reads it only as fast as the node validates), not 10,000 messages' worth.
+    expect(f.events['swarm:received'] ?? 0).toBeLessThan(1500)
     expect(f.rssMb.max - f.rssMb.before).toBeLessThan(RSS_GROWTH_BOUND_MB)
     expect(f.honestDuringFlood).toBe(true)
-    expect(f.notes.length).toBeGreaterThan(0)
     // Generous: on a 2-core box shared with other work, the load alone costs this much (see quietLatencyMs).
     expect(f.latencyMs.n).toBeGreaterThan(10)
     expect(f.latencyMs.p50).toBeLessThan(300)

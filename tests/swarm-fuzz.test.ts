@@ -5,7 +5,7 @@
  * stream protocol (fetch, sync, leaderboard), taking a fresh identity whenever
  * the node's per-peer rate limit answers. The node stays up, its memory stays
  * bounded, nothing invalid is stored, and it still answers a valid request.
- * FUZZ_COUNT (default 10,000 in all: 40% gossip, 20% at each protocol)
+ * FUZZ_COUNT (default 10,000 in all: 55% gossip, 15% at each protocol)
  * scales the run; tests/fuzz-messages.test.ts puts 10,000 more through the
  * gossip checks and the store in-process, where no graylist stops them.
  */
@@ -19,8 +19,8 @@ afterEach(async () => { await stopAll(); await killAll() })
 afterAll(cleanupFixtures)
 
 const TOTAL = Number(process.env.FUZZ_COUNT ?? 10_000)
-const GOSSIP = Math.round(TOTAL * 0.4)
-const EACH = Math.round(TOTAL * 0.2)
+const GOSSIP = Math.round(TOTAL * 0.55)
+const EACH = Math.round(TOTAL * 0.15)
 /** Growth of the node's resident memory the whole fuzz run may cause. */
 const RSS_GROWTH_BOUND_MB = 150
 
@@ -40,7 +40,7 @@ describe('fuzz', () => {
     const gossip = await x.ask({ cmd: 'fuzz-gossip', count: GOSSIP, seed: 11 }, 300_000)
     figures.gossip = gossip
     for (const [i, protocol] of ['fetch', 'sync', 'leaderboard'].entries()) {
-      const res = await x.ask({ cmd: 'fuzz-stream', protocol, target: h.addr, count: EACH, seed: 100 + i, clients: 4 }, 300_000)
+      const res = await x.ask({ cmd: 'fuzz-stream', protocol, target: h.addr, count: EACH, seed: 100 + i, clients: 6, concurrency: 8 }, 300_000)
       figures[protocol] = res
       expect(res.sent).toBe(EACH)
       // Every request got an answer or a reset from the node: none hung the fuzzer.

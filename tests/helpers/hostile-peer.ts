@@ -250,9 +250,10 @@ async function fuzzStream (cmd: Record<string, any>): Promise<Record<string, unk
       sent += n
       await Promise.all(Array.from({ length: n }, one))
       if (limited) {
-        // The target's per-peer limit answered: come back as somebody else.
+        // The target's per-peer limit answered: come back as somebody else (the old one leaves in the background).
         limited = false
-        await client.stop()
+        const old = client
+        void Promise.resolve(old.stop()).catch(() => {})
         client = await freshNode()
         identities++
       }
