@@ -2,9 +2,9 @@
  * Terminal injection through the real CLI: a hostile peer answers with text
  * full of escape sequences (a window title, a screen clear, a fake green KEEP
  * line on a line of its own, a bidi override). Its error frames reach a
- * running node's notes, its leaderboard rows (description, hardware, author)
- * reach `swarm-node leaderboard`; none of it reaches the terminal raw, in
- * text or in JSON, and no line of output is the peer's own.
+ * running node's notes; its unsigned leaderboard row (description, hardware)
+ * is refused by `swarm-node leaderboard`; none of it reaches the terminal raw,
+ * in text or in JSON, and no line of output is the peer's own.
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -59,7 +59,7 @@ describe('terminal injection', () => {
     expectClean(output, 'the node\'s output')
   }, 90_000)
 
-  it('a peer\'s leaderboard rows reach `swarm-node leaderboard` clean, in text and in JSON', async () => {
+  it('a peer\'s leaderboard answer reaches `swarm-node leaderboard` clean: its unsigned row refused, its signed keep shown', async () => {
     const project = sha256Hex('a project only the peer knows')
     const addr = await hostile(project)
     const home = await tempDir('home-board')
@@ -67,11 +67,15 @@ describe('terminal injection', () => {
     const text = await runCli(['--home', home, ...args], 60_000)
     expect(text.code, text.stderr).toBe(0)
     expectClean(text.stdout + text.stderr, 'leaderboard text')
-    // The peer's row is on the board, its words cleaned to one line in their cells.
-    expect(text.stdout).toMatch(/#9 KEEP val_bpb 0\.010000 #10 KEEP/)
+    // The row with the text was the peer's word, unsigned: refused, so nothing of it is on the board.
+    expect(text.stdout).not.toMatch(/KEEP val_bpb 0\.010000|evil red/)
+    expect(text.stdout).toMatch(/a signed keep of the evil peer/)
     const json = await runCli(['--home', home, '--json', ...args], 60_000)
     expect(json.code, json.stderr).toBe(0)
     expectClean(json.stdout + json.stderr, 'leaderboard JSON')
     expect(json.json.rows).toHaveLength(1)
+    expect(json.json.rows[0].description).toBe('a signed keep of the evil peer')
+    expect(json.json.rows[0].evidence).toBe('claimed')
+    expect(json.json.refused).toBeGreaterThanOrEqual(1)
   }, 90_000)
 })

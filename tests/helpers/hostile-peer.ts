@@ -9,7 +9,7 @@
  * as a real attacker would (peer ids are free).
  *
  *   node --import tsx tests/helpers/hostile-peer.ts '{"project":"<64 hex>","storeDir":"/tmp/…"}'
- *   with "evil":{"text":"…"}: sync and fetch answer an error frame with that text, leaderboard rows carry it
+ *   with "evil":{"text":"…"}: sync and fetch answer an error frame with that text; leaderboard answers an unsigned row carrying it and a signed keep
  *
  * stdout: {type:"ready",peerId,addrs}, then one answer per command (with its id).
  * stdin, JSON lines:
@@ -43,7 +43,7 @@ import { SwarmStore } from '../../node/swarm/store.ts'
 import { FRAMING_CASES, Rng, mutateBytes, mutateValue, randomBody, requestBytes } from './fuzz.ts'
 import { print, serveCommands, stopper } from './stdio-commands.ts'
 
-/** `evil`: answer sync and fetch with an error frame, and leaderboard with rows, all carrying `text`. */
+/** `evil`: answer sync and fetch with an error frame carrying `text`, and leaderboard with an unsigned row carrying it beside a signed keep. */
 interface Options { project: string, storeDir: string, evil?: { text: string } }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options
@@ -59,8 +59,15 @@ if (opts.evil == null) {
   const text = opts.evil.text
   const limits = { maxRequestBytes: 1024, timeoutMs: 10_000 }
   for (const id of [SYNC_PROTOCOL, FETCH_PROTOCOL]) await handleRequests(node, id, limits, async () => { throw new StreamError('bad-request', text) })
+  // A row in the old, unsigned format carrying the text (the asker must refuse it, never show it),
+  // then a signed keep of its own: the protocol refuses control characters in signed text.
   const row = { rank: 1, project: opts.project, track: 'cpu', result: 'e'.repeat(64), val_bpb: 0.5, claimed_bpb: 0.5, attestations: 3, failed: 0, delta: -0.5, author: `12D3KooW${'A'.repeat(44)}`, hardware: { cpu: text, cores: 2, ram_gb: 8, gpu: text, gpu_mem_gb: 80 }, description: text, time: Date.now() }
-  await handleRequests(node, LEADERBOARD_PROTOCOL, limits, async () => new TextEncoder().encode(JSON.stringify({ rows: [row] })))
+  const keep = await signMessage({
+    v: 1, kind: 'result', project: opts.project, track: 'cpu', parent: contentHash({ 'train.py': 'p' }), child: contentHash({ 'train.py': 'c' }), diff: '',
+    val_bpb: 0.5, verified_bpb: null, status: 'keep', reason: '', metrics: {}, hardware: { cpu: 'Evil CPU', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null },
+    agent: 'evil', description: 'a signed keep of the evil peer', time: Date.now()
+  } as any, privateKey) as Message
+  await handleRequests(node, LEADERBOARD_PROTOCOL, limits, async () => [new TextEncoder().encode(JSON.stringify({ rows: [row] })), encodeMessage(keep)])
 }
 const stop = stopper(node)
 
