@@ -97,7 +97,7 @@ export class CliProc {
   }
 
   tail (): string {
-    const last = this.events.slice(-8).map(e => JSON.stringify(e).slice(0, 300))
+    const last = this.events.slice(-(Number(process.env.SWARM_TEST_TAIL) || 8)).map(e => JSON.stringify(e).slice(0, 300))
     return `--- ${this.name}: last events ---\n${last.join('\n')}\n--- ${this.name}: stderr ---\n${this.stderr.join('\n')}`
   }
 
