@@ -6,11 +6,12 @@
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { join } from 'node:path'
-import { parseTopic, topicFor } from '../protocol/index.ts'
+import { parseTopic, rendezvousNamespace, topicFor } from '../protocol/index.ts'
 import { loadOrCreateIdentity } from '../node/identity.ts'
 import { assembleNode } from '../node/assemble.ts'
 import { setTopicScoreParams, topicScoreParams } from '../node/libp2p.ts'
 import type { NetworkFlags } from '../node/network-config.ts'
+import { networkState, reachabilityLine, reportNetwork } from '../node/network-status.ts'
 import type { Output } from '../node/output.ts'
 import { checkGossip } from '../node/swarm/gossip-check.ts'
 import { serveSwarmProtocols } from '../node/swarm/protocols.ts'
@@ -22,7 +23,8 @@ export interface BootstrapOptions extends NetworkFlags {
 
 export async function runBootstrap (home: string, opts: BootstrapOptions, out: Output): Promise<number> {
   const identity = await loadOrCreateIdentity(home)
-  const { node, plan } = await assembleNode(identity.privateKey, opts)
+  // A bootstrap node is meant to be reachable: it relays for nodes behind NATs from the start.
+  const { node, plan } = await assembleNode(identity.privateKey, opts, { relay: 'always' })
   const pubsub = node.services.pubsub
   const stores = new Map<string, SwarmStore>()
 
@@ -42,6 +44,8 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
     })
     try { setTopicScoreParams(pubsub, topic, topicScoreParams()) } catch {}
     pubsub.subscribe(topic)
+    // Findable by the project's rendezvous from now on (public swarms).
+    node.services.rendezvous?.add(rendezvousNamespace(project, plan.swarmName))
     out.event('follow', { project }, `following project ${project.slice(0, 12)}`)
   }
 
@@ -57,8 +61,10 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
   await serveSwarmProtocols(node, p => stores.get(p))
 
   const addrs = node.getMultiaddrs().map(a => a.toString())
-  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private },
-    `bootstrap node ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\ngive peers one of:\n${addrs.map(a => `  --bootstrap ${a}`).join('\n')}`)
+  const net = networkState(node)
+  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, amino: plan.amino != null, reachability: net.reachability },
+    `bootstrap node ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\ngive peers one of:\n${addrs.map(a => `  --bootstrap ${a}`).join('\n')}\n${reachabilityLine(net)}`)
+  reportNetwork(node, out)
 
   await new Promise<void>(resolve => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }

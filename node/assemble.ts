@@ -1,11 +1,12 @@
 /**
  * A libp2p node from command-line network flags, as `start`, `bootstrap` and
  * `leaderboard` build it: the plan (listen, bootstrap, private key, mDNS,
- * local), the DHT's best-record validator and selector, and our trust in
- * peers as GossipSub's application score.
+ * local, Amino and NAT traversal), rendezvous on the projects it serves, the
+ * DHT's best-record validator and selector, and our trust in peers as
+ * GossipSub's application score.
  */
 import type { PrivateKey } from '@libp2p/interface'
-import { BEST_KEY_PREFIX, selectBestRecord, validateBestRecord } from '../protocol/index.ts'
+import { BEST_KEY_PREFIX, rendezvousNamespace, selectBestRecord, validateBestRecord } from '../protocol/index.ts'
 import { createSwarmLibp2p, type SwarmLibp2p } from './libp2p.ts'
 import { planNetwork, type NetworkFlags, type NetworkPlan } from './network-config.ts'
 import { readSwarmKey } from './swarm-key.ts'
@@ -13,6 +14,12 @@ import { readSwarmKey } from './swarm-key.ts'
 export interface AssembleOptions {
   /** Our trust in a peer (read on every score computation; may change). */
   trust?: (peerId: string) => number
+  /** Projects whose members we meet by rendezvous (public swarms); a bootstrap node adds them as it follows them. */
+  projects?: string[]
+  /** Announce ourselves at the rendezvous (default true); a short-lived query node only looks. */
+  announce?: boolean
+  /** When we relay for nodes behind NATs (default: once AutoNAT says we are public). */
+  relay?: 'always' | 'when-public' | 'never'
 }
 
 export async function assembleNode (privateKey: PrivateKey, flags: NetworkFlags, opts: AssembleOptions = {}): Promise<{ node: SwarmLibp2p, plan: NetworkPlan }> {
@@ -26,6 +33,10 @@ export async function assembleNode (privateKey: PrivateKey, flags: NetworkFlags,
     swarmKey,
     mdns: plan.mdns,
     local: plan.local,
+    ...(plan.amino != null
+      ? { amino: { bootstrap: plan.amino, namespaces: (opts.projects ?? []).map(p => rendezvousNamespace(p, plan.swarmName)), announce: opts.announce } }
+      : {}),
+    ...(plan.nat ? { nat: { relay: opts.relay ?? 'when-public', searchRelay: opts.announce !== false }, upnp: plan.upnp && opts.announce !== false } : {}),
     dhtValidators: { [BEST_KEY_PREFIX]: async (key, value) => { await validateBestRecord(key, value) } },
     dhtSelectors: { [BEST_KEY_PREFIX]: selectBestRecord },
     // Positive trust earns little; a liar sinks below GossipSub's gossip threshold.

@@ -14,6 +14,8 @@ export const DEFAULT_LISTEN = [`/ip4/0.0.0.0/tcp/${DEFAULT_TCP_PORT}`]
 
 /** Enough for a mesh plus DHT queries; a research node is not a hub. */
 export const DEFAULT_MAX_CONNECTIONS = 64
+/** With the public DHT: its queries touch dozens of peers, and AutoNAT stops verifying above 80 % of the cap. */
+export const AMINO_MAX_CONNECTIONS = 128
 /**
  * New inbound connections per second per remote host. libp2p's default (5)
  * silently drops members of a local swarm where every peer is 127.0.0.1.
@@ -38,6 +40,8 @@ export const PEER_EXCHANGE_FIRST_DELAY_MS = 500
 export const PEER_EXCHANGE_QUERY_TIMEOUT_MS = 10_000
 /** A peer that failed a dial is not tried again by peer exchange for this long. */
 export const PEER_EXCHANGE_RETRY_AFTER_MS = 60_000
+/** Candidates named by the swarm's DHT or mDNS that peer exchange remembers. */
+export const PEER_EXCHANGE_MAX_DISCOVERED = 1024
 
 // --- gossipsub ---------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import { loadOrCreateIdentity, type Identity } from '../identity.ts'
 import { assembleNode } from '../assemble.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { NetworkFlags } from '../network-config.ts'
+import { networkState, reachabilityLine, reportNetwork } from '../network-status.ts'
 import type { Output } from '../output.ts'
 import { createRenderer } from '../render.ts'
 import { renderSwarmEvent } from '../render-swarm.ts'
@@ -51,7 +52,7 @@ interface Swarm { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
 async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Session, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
   // The service (and its trust book) comes after the node; GossipSub reads the score lazily.
   let trust: (peer: string) => number = () => 0
-  const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer) })
+  const { node, plan } = await assembleNode(identity.privateKey, opts, { trust: peer => trust(peer), projects: [session.project.id] })
   const store = await SwarmStore.open(join(home, 'store', session.project.id))
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
   const service = new SwarmService({
@@ -69,8 +70,10 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
   trust = peer => service.trust.score(peer)
   await service.start()
   const addrs = node.getMultiaddrs().map(a => a.toString())
-  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, mdns: plan.mdns, bootstrap: plan.bootstrap },
-    `listening as ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\n${addrs.map(a => `  ${a}`).join('\n')}`)
+  const net = networkState(node)
+  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, mdns: plan.mdns, bootstrap: plan.bootstrap, amino: plan.amino != null, reachability: net.reachability },
+    `listening as ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\n${addrs.map(a => `  ${a}`).join('\n')}\n${reachabilityLine(net)}`)
+  reportNetwork(node, out)
   return { node, service, store }
 }
 

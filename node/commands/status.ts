@@ -3,6 +3,7 @@ import { requireNode } from '../control/client.ts'
 import { bpb, duration, shortPeer } from '../control/format.ts'
 import type { NodeState } from '../control/view.ts'
 import type { Output } from '../output.ts'
+import { networkLine } from '../network-status.ts'
 
 function describe (s: NodeState, dashboard: string): string {
   const hw = s.hardware.gpu != null ? s.hardware.gpu : `${s.hardware.cpu} x${s.hardware.cores}`
@@ -15,6 +16,7 @@ function describe (s: NodeState, dashboard: string): string {
     `project   ${s.project.name} ${s.project.id.slice(0, 12)}  ${s.project.dir}`,
     `track     ${s.track}  (${hw})  budget ${s.budget_s}s  branch ${s.branch}  proposer ${s.proposer}`,
     `swarm     ${s.offline ? 'offline (researching alone)' : `${s.peers} peer${s.peers === 1 ? '' : 's'}`}`,
+    ...(s.network != null ? [`network   ${networkLine(s.network)}`] : []),
     `baseline  ${bpb(s.baseline.value)} at ${s.baseline.commit.slice(0, 7)}   ${s.experiments} experiments, ${s.kept} kept`,
     `best      ${s.best == null ? '-' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`,
     `now       ${now}`,

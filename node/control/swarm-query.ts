@@ -79,7 +79,8 @@ async function waitForPeers (node: SwarmLibp2p, signal: AbortSignal): Promise<vo
  */
 export async function askSwarmBriefly (flags: NetworkFlags, project: string, q: LeaderboardQuery & { tracks?: string[] }, timeoutMs: number): Promise<SwarmBoard & { connected: number }> {
   // Port 0 unless told: a one-off query must not take the port a node would use.
-  const { node } = await assembleNode(await generateKeyPair('Ed25519'), { ...flags, port: flags.port ?? 0 })
+  // In a public swarm it meets the project's nodes by rendezvous, looking only: a one-off query announces nothing.
+  const { node } = await assembleNode(await generateKeyPair('Ed25519'), { ...flags, port: flags.port ?? 0 }, { projects: [project], announce: false })
   const deadline = AbortSignal.timeout(timeoutMs)
   try {
     await waitForPeers(node, AbortSignal.any([deadline, AbortSignal.timeout(Math.round(timeoutMs * 0.66))]))

@@ -10,6 +10,8 @@ import type { LoopEvent } from '../../trainer/loop.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
+import { networkState, peerLinks, type NetworkState } from '../network-status.ts'
+import type { Link } from '../reachability/index.ts'
 import { computeLeaderboard, type LeaderboardQuery, type LeaderboardRow } from '../swarm/leaderboard.ts'
 import type { SwarmEvent, SwarmService } from '../swarm/service.ts'
 import type { SwarmStore } from '../swarm/store.ts'
@@ -49,6 +51,8 @@ export interface NodeState {
   kept: number
   /** The swarm's best on this node's track, as this node knows it. */
   best: { val_bpb: number | null, author: string, attestations: number, result: string } | null
+  /** Reachability, relays and rendezvous (null when offline). */
+  network: NetworkState | null
 }
 
 export interface PeerInfo {
@@ -58,6 +62,8 @@ export interface PeerInfo {
   /** Its latest heartbeat, when one arrived. */
   status: { track: string, experiment: string | null, best_bpb: number | null, experiments: number, kept: number, time: number } | null
   trust: number
+  /** The best link to it: direct or relayed, and over which transport. */
+  link: Link | null
 }
 
 /** A swarm result reduced to what the chart and the feed draw. */
@@ -141,7 +147,8 @@ export class NodeView {
       baseline: { value: s.baseline.value, commit: s.baseline.commit },
       experiments: s.history.filter(r => r.status !== 'baseline').length,
       kept: s.history.filter(r => r.status === 'keep').length,
-      best
+      best,
+      network: swarm != null ? networkState(swarm.node) : null
     }
   }
 
@@ -149,9 +156,10 @@ export class NodeView {
     const swarm = this.parts.swarm
     if (swarm == null) return []
     const byPeer = new Map<string, PeerInfo>()
+    const links = peerLinks(swarm.node)
     for (const c of swarm.node.getConnections()) {
       const peer = c.remotePeer.toString()
-      const info = byPeer.get(peer) ?? { peer, addrs: [], direction: c.direction, status: null, trust: swarm.service.trust.score(peer) }
+      const info = byPeer.get(peer) ?? { peer, addrs: [], direction: c.direction, status: null, trust: swarm.service.trust.score(peer), link: links.get(peer) ?? null }
       info.addrs.push(c.remoteAddr.toString())
       byPeer.set(peer, info)
     }

@@ -46,7 +46,8 @@ function projectOf (req: Record<string, unknown>, stores: StoreLookup): SwarmSto
 }
 
 export async function serveSwarmProtocols (node: SwarmLibp2p, stores: StoreLookup): Promise<void> {
-  await handleRequests(node, FETCH_PROTOCOL, { maxRequestBytes: 1024, maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs: TIMEOUT_MS, rateLimit: { perPeerPerMinute: 60 } }, async req => {
+  // Fetch also runs over a limited (relayed) link: one small answer, so a node behind a strict NAT can still adopt.
+  await handleRequests(node, FETCH_PROTOCOL, { maxRequestBytes: 1024, maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs: TIMEOUT_MS, rateLimit: { perPeerPerMinute: 60 }, runOnLimitedConnection: true }, async req => {
     const r = parseJson(req, 'fetch request')
     const store = projectOf(r, stores)
     if (typeof r.hash !== 'string' || !HASH_RE.test(r.hash)) throw new StreamError('protocol', 'hash must be 64 hex')
@@ -76,7 +77,7 @@ export async function serveSwarmProtocols (node: SwarmLibp2p, stores: StoreLooku
 
 /** Content by hash from `peer`; throws unless it hashes to what was asked and only names editable files. */
 export async function fetchContent (node: SwarmLibp2p, peer: PeerId, project: string, hash: string, editable: string[], signal?: AbortSignal): Promise<Record<string, string>> {
-  const [frame] = await request(node, peer, FETCH_PROTOCOL, encode({ project, hash }), { maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs: TIMEOUT_MS, signal })
+  const [frame] = await request(node, peer, FETCH_PROTOCOL, encode({ project, hash }), { maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs: TIMEOUT_MS, signal, runOnLimitedConnection: true })
   if (frame == null) throw new StreamError('protocol', 'empty fetch answer')
   const { files } = parseJson(frame, 'fetch answer') as { files?: unknown }
   if (typeof files !== 'object' || files === null || Array.isArray(files)) throw new StreamError('protocol', 'fetch answer without files')

@@ -120,6 +120,8 @@ export class SwarmService {
     const linked = (c: Connection): void => { this.emit({ type: 'peer', peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction }) }
     node.addEventListener('connection:open', evt => { linked(evt.detail) })
     node.addEventListener('peer:identify', evt => {
+      // Sync waits for a direct link (identify runs again on it): a relayed one is limited.
+      if (evt.detail.connection.limits != null) return
       if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(evt.detail.peerId.toString())
     })
     // The node was started before us: links made (and peers identified) meanwhile count too.

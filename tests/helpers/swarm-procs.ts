@@ -39,10 +39,13 @@ export class CliProc {
   private readonly listeners = new Set<() => void>()
   private done = false
 
-  constructor (readonly name: string, args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  /** `netns`: run inside that network namespace (`ip netns exec`; tests/helpers/netns.ts). */
+  constructor (readonly name: string, args: string[], opts: { netns?: string, env?: NodeJS.ProcessEnv } = {}) {
+    const [cmd, ...rest] = opts.netns != null ? ['ip', 'netns', 'exec', opts.netns, process.execPath, BIN, ...args] : [process.execPath, BIN, ...args]
+    this.child = spawn(cmd!, rest, {
       cwd: REPO_ROOT,
-      env: { ...process.env, PATH: pathWithFakeUv() },
+      // Never the public bootstrap peers from a test (empty = none), whatever the environment says.
+      env: { ...process.env, PATH: pathWithFakeUv(), SWARM_NODE_PUBLIC_BOOTSTRAP: '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     registry.add(this)

@@ -1,0 +1,146 @@
+/**
+ * What an operator sees of the node's place on the network: how strangers
+ * can reach it (public, private behind a NAT, or unknown yet), the relay it
+ * is reachable through, whether it relays for others, the rendezvous on the
+ * public DHT, and per peer whether the link is direct or relayed. Read by
+ * `status`, `peers`, the dashboard and `start`'s one line.
+ */
+import { isLoopback, isPrivate } from '@libp2p/utils'
+import { shortPeer } from './control/format.ts'
+import type { SwarmLibp2p } from './libp2p.ts'
+import { classifyReachability, linkOf, relaysOf, type Link, type Reachability } from './reachability/index.ts'
+import type { NamespaceState } from './rendezvous/index.ts'
+
+export interface NetworkState {
+  /** public: strangers can dial us; private: only through a relay or when we dial; unknown: AutoNAT has not answered yet. */
+  reachability: Reachability
+  /** A loopback/LAN swarm: no NAT traversal, peers on this network dial us directly. */
+  local: boolean
+  publicAddrs: string[]
+  /** The relays we are reachable through, and our addresses there. */
+  relays: string[]
+  relayAddrs: string[]
+  /** We relay for nodes behind NATs, holding this many reservations. */
+  relaying: boolean
+  reservations: number
+  /** Swarm members we hold a direct link to (the peer exchange's count), and every peer we are connected to. */
+  members: number
+  connected: number
+  /** Rendezvous on the public Amino DHT (public swarms), with our Amino mode. */
+  amino: { mode: 'client' | 'server', namespaces: NamespaceState[] } | null
+}
+
+export function networkState (node: SwarmLibp2p): NetworkState {
+  const services = node.services
+  const r = services.reachability?.state()
+  const addrs = node.getMultiaddrs()
+  const relayAddrs = addrs.filter(ma => ma.getComponents().some(c => c.name === 'p2p-circuit'))
+  // Without NAT traversal (a local swarm) nothing verifies addresses: what we listen on is what we are.
+  const reachability = r?.reachability ?? classifyReachability(addrs.map(multiaddr => ({ multiaddr, verified: true, expires: 0 })), ma => isPrivate(ma) || isLoopback(ma))
+  return {
+    reachability,
+    local: services.reachability == null,
+    publicAddrs: r?.publicAddrs ?? addrs.filter(ma => !relayAddrs.includes(ma) && !isPrivate(ma) && !isLoopback(ma)).map(String),
+    relays: r?.relays ?? relaysOf(relayAddrs),
+    relayAddrs: relayAddrs.map(String),
+    relaying: r?.relaying ?? false,
+    reservations: r?.reservations ?? 0,
+    members: services.peerExchange.connectedPeers().size,
+    connected: node.getPeers().length,
+    amino: services.amino != null && services.rendezvous != null
+      ? { mode: services.amino.getMode(), namespaces: services.rendezvous.status() }
+      : null
+  }
+}
+
+/** The best link to each connected peer: a direct one over a relayed one. */
+export function peerLinks (node: SwarmLibp2p): Map<string, Link> {
+  const links = new Map<string, Link>()
+  for (const c of node.getConnections()) {
+    if (c.status !== 'open') continue
+    const peer = c.remotePeer.toString()
+    const link = linkOf(c)
+    const had = links.get(peer)
+    if (had == null || (had.kind === 'relayed' && link.kind === 'direct')) links.set(peer, link)
+  }
+  return links
+}
+
+/** One line: how this node is reachable. */
+export function reachabilityLine (s: Pick<NetworkState, 'reachability' | 'local' | 'publicAddrs' | 'relays' | 'relaying' | 'reservations'>): string {
+  if (s.local) return 'reachable: on this LAN/loopback only (local swarm: no NAT traversal)'
+  const relaying = s.relaying ? `; relaying for nodes behind NATs (${s.reservations} reservation${s.reservations === 1 ? '' : 's'})` : ''
+  switch (s.reachability) {
+    case 'public':
+      return `reachable: public at ${s.publicAddrs[0] ?? '?'}${s.publicAddrs.length > 1 ? ` (+${s.publicAddrs.length - 1})` : ''}${relaying}`
+    case 'private':
+      return s.relays.length > 0
+        ? `reachable: private (behind a NAT), through relay ${s.relays.map(shortPeer).join(', ')}${relaying}`
+        : `reachable: private (behind a NAT): looking for a relay; peers we dial still reach us${relaying}`
+    default:
+      return `reachable: unknown yet (AutoNAT is checking our public address)${relaying}`
+  }
+}
+
+/** `status`'s line: reachability, then members and rendezvous. */
+export function networkLine (s: NetworkState): string {
+  const parts = [reachabilityLine(s).replace(/^reachable: /, ''), `${s.members} member${s.members === 1 ? '' : 's'} linked directly`]
+  if (s.amino != null) {
+    const found = s.amino.namespaces.reduce((n, ns) => Math.max(n, ns.providers), 0)
+    parts.push(`rendezvous on the public DHT (${s.amino.mode} mode): ${s.amino.namespaces.some(ns => ns.providedAt != null) ? 'announced' : 'not announced yet'}, ${found} other node${found === 1 ? '' : 's'} found`)
+  }
+  return parts.join(' · ')
+}
+
+/** "direct tcp" or "relayed tcp via …abcd1234". */
+export function linkText (l: Link | undefined): string {
+  if (l == null) return '-'
+  return l.kind === 'direct' ? `direct ${l.transport}` : `relayed ${l.transport}${l.relay != null ? ` via ${shortPeer(l.relay)}` : ''}`
+}
+
+type EventSink = { event: (type: string, data: Record<string, unknown>, text: string) => void }
+
+/**
+ * Prints the network's news as it happens: reachability changes (one line
+ * each), rendezvous announcements and finds, and links going relayed or
+ * direct (DCUtR's upgrade). Returns the function that stops it.
+ */
+export function reportNetwork (node: SwarmLibp2p, out: EventSink): () => void {
+  const { reachability, rendezvous } = node.services
+  const onReach = (e: CustomEvent<NetworkState | any>): void => {
+    const s = { ...e.detail, local: false }
+    out.event('reachability', { reachability: s.reachability, publicAddrs: s.publicAddrs, relays: s.relays, relaying: s.relaying }, reachabilityLine(s))
+  }
+  const onProvided = (e: CustomEvent<{ namespace: string, peers: number, addrs: string[] }>): void => {
+    out.event('rendezvous', { op: 'provided', ...e.detail }, `rendezvous: announced on the public DHT (${e.detail.peers} peer${e.detail.peers === 1 ? '' : 's'} took it)`)
+  }
+  const onLookup = (e: CustomEvent<{ namespace: string, providers: number, dialled: number, connected: number }>): void => {
+    const d = e.detail
+    out.event('rendezvous', { op: 'lookup', ...d }, `rendezvous: ${d.providers} other node${d.providers === 1 ? '' : 's'} of this swarm on the public DHT; dialled ${d.dialled}, linked ${d.connected}`)
+  }
+  const onError = (e: CustomEvent<{ namespace: string, op: string, message: string }>): void => {
+    out.event('log', { level: 'warn', message: `rendezvous ${e.detail.op} failed: ${e.detail.message}` }, `warning: rendezvous ${e.detail.op} failed: ${e.detail.message}`)
+  }
+  const onOpen = (e: CustomEvent<{ remotePeer: { toString: () => string }, remoteAddr: any, limits?: unknown }>): void => {
+    const peer = e.detail.remotePeer.toString()
+    const link = linkOf(e.detail)
+    const others = node.getConnections(e.detail.remotePeer as any).filter(c => c !== (e.detail as unknown))
+    if (link.kind === 'relayed') {
+      out.event('link', { peer, ...link }, `link to ${shortPeer(peer)}: ${linkText(link)} (limited: gossip and sync wait for a direct link)`)
+    } else if (others.some(c => linkOf(c).kind === 'relayed')) {
+      out.event('link', { peer, ...link, upgraded: true }, `link to ${shortPeer(peer)}: ${linkText(link)} now (was relayed)`)
+    }
+  }
+  reachability?.addEventListener('reachability:change', onReach)
+  rendezvous?.addEventListener('rendezvous:provided', onProvided)
+  rendezvous?.addEventListener('rendezvous:lookup', onLookup)
+  rendezvous?.addEventListener('rendezvous:error', onError)
+  node.addEventListener('connection:open', onOpen as any)
+  return () => {
+    reachability?.removeEventListener('reachability:change', onReach)
+    rendezvous?.removeEventListener('rendezvous:provided', onProvided)
+    rendezvous?.removeEventListener('rendezvous:lookup', onLookup)
+    rendezvous?.removeEventListener('rendezvous:error', onError)
+    node.removeEventListener('connection:open', onOpen as any)
+  }
+}
