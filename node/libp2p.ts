@@ -4,7 +4,7 @@
  * peer scoring), the swarm's own kad-dht and a small peer-exchange service that
  * keeps every node linked to several swarm members, not just the bootstrap.
  *
- * Off a loopback/LAN swarm it adds NAT traversal: AutoNAT (v1 and v2) to
+ * Off a loopback/LAN swarm it adds NAT traversal: AutoNAT (v2; v1 as a client) to
  * learn whether strangers can dial us, the circuit relay v2 transport (a node
  * behind a NAT holds a reservation on a reachable peer), DCUtR to turn relayed
  * links direct, UPnP where the router offers it, and a reachability service
@@ -29,7 +29,6 @@
  * the caller decides whom it dials: pass ONLY the private swarm's bootstrap
  * addresses then, never the public default list.
  */
-import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -60,6 +59,7 @@ import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { KAD_PROTOCOL } from '../protocol/topics.ts'
 import { PeerExchange, peerExchange, type PeerExchangeInit } from './peer-exchange.ts'
+import { autoNATClient } from './reachability/autonat-client.ts'
 import { reachability, type ReachabilityInit, type ReachabilityService } from './reachability/index.ts'
 import { AMINO_PROTOCOL, rendezvous, type Rendezvous } from './rendezvous/index.ts'
 import {
@@ -229,8 +229,8 @@ function aminoServices (amino: NonNullable<SwarmLibp2pOptions['amino']>, local: 
 
 function natServices (nat: NonNullable<SwarmLibp2pOptions['nat']>, upnp: boolean): Pick<ServiceFactories, 'autoNAT' | 'autoNATv2' | 'dcutr' | 'reachability' | 'upnp'> {
   return {
-    // v2 where the verifier speaks it (it checks the very address it dialled); v1 for the many that only speak v1.
-    autoNAT: autoNAT(),
+    // v2, client and server; v1 as a client only, for the many public peers that only speak v1 (see autonat-client.ts).
+    autoNAT: autoNATClient(),
     autoNATv2: autoNATv2(),
     dcutr: dcutr(),
     reachability: reachability(nat),

@@ -28,6 +28,8 @@ export interface NetworkState {
   connected: number
   /** Rendezvous on the public Amino DHT (public swarms), with our Amino mode. */
   amino: { mode: 'client' | 'server', namespaces: NamespaceState[] } | null
+  /** Every connected peer's best link: direct or relayed (through whom), and the transport. */
+  links: Array<{ peer: string } & Link>
 }
 
 export function networkState (node: SwarmLibp2p): NetworkState {
@@ -49,7 +51,8 @@ export function networkState (node: SwarmLibp2p): NetworkState {
     connected: node.getPeers().length,
     amino: services.amino != null && services.rendezvous != null
       ? { mode: services.amino.getMode(), namespaces: services.rendezvous.status() }
-      : null
+      : null,
+    links: [...peerLinks(node)].map(([peer, link]) => ({ peer, ...link }))
   }
 }
 
@@ -84,7 +87,12 @@ export function reachabilityLine (s: Pick<NetworkState, 'reachability' | 'local'
 
 /** `status`'s line: reachability, then members and rendezvous. */
 export function networkLine (s: NetworkState): string {
-  const parts = [reachabilityLine(s).replace(/^reachable: /, ''), `${s.members} member${s.members === 1 ? '' : 's'} linked directly`]
+  const relayed = s.links.filter(l => l.kind === 'relayed').length
+  const parts = [
+    reachabilityLine(s).replace(/^reachable: /, ''),
+    `${s.members} member${s.members === 1 ? '' : 's'} linked directly`,
+    `links: ${s.links.length - relayed} direct, ${relayed} relayed`
+  ]
   if (s.amino != null) {
     const found = s.amino.namespaces.reduce((n, ns) => Math.max(n, ns.providers), 0)
     parts.push(`rendezvous on the public DHT (${s.amino.mode} mode): ${s.amino.namespaces.some(ns => ns.providedAt != null) ? 'announced' : 'not announced yet'}, ${found} other node${found === 1 ? '' : 's'} found`)

@@ -86,7 +86,10 @@ export class PeerExchange implements Startable {
   /** Where candidates come from besides identify: the swarm's DHT (a peer-discovery source too) and mDNS. */
   private sources (): Array<TypedEventTarget<PeerDiscoveryEvents>> {
     const dht = this.components.dht as unknown as Partial<TypedEventTarget<PeerDiscoveryEvents>>
-    return [...(dht.addEventListener != null ? [dht as TypedEventTarget<PeerDiscoveryEvents>] : []), ...(this.components.mdns != null ? [this.components.mdns] : [])]
+    // libp2p's components throw on a service that is not configured.
+    let mdns: PeerDiscovery | undefined
+    try { mdns = this.components.mdns } catch {}
+    return [...(dht.addEventListener != null ? [dht as TypedEventTarget<PeerDiscoveryEvents>] : []), ...(mdns != null ? [mdns] : [])]
   }
 
   /** Members this node keeps linked to. */

@@ -124,7 +124,8 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
   isStarted (): boolean { return this.controller != null }
 
   private get amino (): KadDHT {
-    const amino = this.components.amino
+    let amino: KadDHT | undefined
+    try { amino = this.components.amino } catch {} // libp2p's components throw on a service that is not configured
     if (amino == null) throw new Error('rendezvous needs the Amino kad-dht configured as the service "amino"')
     return amino
   }

@@ -1,8 +1,8 @@
 /**
  * Stand-ins for the public Amino DHT's bootstrap peers, for tests and
  * benchmarks that must never reach the real ones: plain libp2p nodes running
- * kad-dht on `/ipfs/kad/1.0.0` in server mode, with identify, ping and AutoNAT
- * (v1 and v2) servers, as kubo nodes run them. They know each other; point
+ * kad-dht on `/ipfs/kad/1.0.0` in server mode, with identify, ping and an
+ * AutoNAT v2 server, as kubo nodes run them. They know each other; point
  * swarm nodes at them with `--amino-bootstrap` (or SWARM_NODE_PUBLIC_BOOTSTRAP).
  *
  *   node --import tsx tests/helpers/amino-standin.ts '{"listen":["/ip4/11.0.0.2/tcp/4001","/ip4/11.0.0.2/tcp/4002"]}'
@@ -11,7 +11,6 @@
  * Exits on SIGTERM, SIGINT or when stdin closes.
  */
 import '../../node/polyfills.js'
-import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -40,7 +39,7 @@ const nodes: Libp2p[] = await Promise.all(opts.listen.map(async listen => await 
     ping: ping(),
     // As Amino's servers: public addresses only in what they tell others (the default mapper).
     dht: kadDHT({ protocol: AMINO_PROTOCOL, clientMode: false }),
-    autoNAT: autoNAT(),
+    // v2 only: js-libp2p's v1 server closes the asker's connection (node/reachability/autonat-client.ts).
     autoNATv2: autoNATv2()
   }
 })))

@@ -57,8 +57,17 @@ export async function startNsTrainer (name: string, ns: string, o: NsNodeOptions
 }
 
 /** `swarm-node status --json` of a node, run inside its namespace (its control API is on that namespace's loopback). */
-export async function nsStatus (t: Pick<NsTrainer, 'ns' | 'home'>, timeoutMs = 15_000): Promise<any> {
-  const child = spawn('ip', ['netns', 'exec', t.ns, process.execPath, BIN, '--home', t.home, '--json', 'status'], {
+export async function nsStatus (t: Pick<NsTrainer, 'ns' | 'home'>): Promise<any> {
+  return await nsCli(t, ['status'])
+}
+
+/** `swarm-node peers --json`: the node's links, each with `link` (direct or relayed, and the transport). */
+export async function nsPeers (t: Pick<NsTrainer, 'ns' | 'home'>): Promise<any[]> {
+  return (await nsCli(t, ['peers'])).peers
+}
+
+async function nsCli (t: Pick<NsTrainer, 'ns' | 'home'>, command: string[], timeoutMs = 15_000): Promise<any> {
+  const child = spawn('ip', ['netns', 'exec', t.ns, process.execPath, BIN, '--home', t.home, '--json', ...command], {
     cwd: REPO_ROOT,
     env: { ...process.env, PATH: pathWithFakeUv() },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -70,6 +79,6 @@ export async function nsStatus (t: Pick<NsTrainer, 'ns' | 'home'>, timeoutMs = 1
   const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
   const code = await new Promise<number | null>(resolve => child.once('close', resolve))
   clearTimeout(timer)
-  if (code !== 0) throw new Error(`status in ${t.ns} exited ${code}: ${err || out}`)
+  if (code !== 0) throw new Error(`${command.join(' ')} in ${t.ns} exited ${code}: ${err || out}`)
   return JSON.parse(out)
 }
