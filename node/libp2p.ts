@@ -223,7 +223,7 @@ function aminoServices (amino: NonNullable<SwarmLibp2pOptions['amino']>, local: 
       datastorePrefix: '/amino',
       metricsPrefix: 'libp2p_amino'
     }),
-    rendezvous: rendezvous({ bootstrap: amino.bootstrap, namespaces: amino.namespaces, announce: amino.announce })
+    rendezvous: rendezvous({ bootstrap: amino.bootstrap, namespaces: amino.namespaces, announce: amino.announce, local })
   }
 }
 

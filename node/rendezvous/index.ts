@@ -47,6 +47,8 @@ export interface RendezvousInit {
   bootstrap?: string[]
   /** Announce ourselves (default true); a short-lived query node only looks. */
   announce?: boolean
+  /** A loopback/LAN swarm (tests with stand-ins): private addresses are worth announcing too. */
+  local?: boolean
   /** Members to have before lookups stop; default: the peer exchange's target. */
   minPeers?: number
   reprovideMs?: number
@@ -110,6 +112,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     this.cfg = {
       bootstrap: init.bootstrap ?? [],
       announce: init.announce ?? true,
+      local: init.local ?? false,
       minPeers: init.minPeers,
       reprovideMs: init.reprovideMs ?? REPROVIDE_INTERVAL_MS,
       lookupMinMs: init.lookupMinMs ?? LOOKUP_MIN_MS,
@@ -138,7 +141,9 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
   }
 
   afterStart (): void {
-    void this.dialBootstrap().then(() => { this.onSelfUpdate(); this.scheduleLookup(0) })
+    // Announce first (if we have an address worth it), then look: whoever announced before us is found now,
+    // whoever comes later finds us.
+    void this.dialBootstrap().then(async () => { await this.provideAll() }).finally(() => { this.scheduleLookup(0) })
     this.reprovideTimer = setInterval(() => { void this.provideAll() }, this.cfg.reprovideMs)
     this.reprovideTimer.unref?.()
   }
@@ -191,7 +196,8 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
 
   /** Addresses worth announcing: public ones (confirmed; the address manager lists no others) and relay addresses. */
   private announceable (): Multiaddr[] {
-    return this.components.addressManager.getAddresses().filter(ma => !isPrivate(ma) && !isLoopback(ma))
+    const addrs = this.components.addressManager.getAddresses()
+    return this.cfg.local ? addrs : addrs.filter(ma => !isPrivate(ma) && !isLoopback(ma))
   }
 
   private readonly onSelfUpdate = (): void => {
@@ -231,8 +237,11 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     if (this.controller == null || !this.cfg.announce) return
     const addrs = this.announceable().map(String).sort()
     if (addrs.length === 0) return
+    const changed = this.announced !== addrs.join(' ')
     this.announced = addrs.join(' ')
     await Promise.all([...this.spaces.keys()].map(async ns => { await this.provide(ns) }))
+    // Newly reachable (a relay, a confirmed address): those who looked before could not reach us; look for them now.
+    if (changed && this.short()) void this.lookupAll(true)
   }
 
   private async provide (namespace: string): Promise<void> {
