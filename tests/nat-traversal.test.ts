@@ -13,7 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupFixtures } from './helpers/fixtures.ts'
-import { INTERNET_PREFIX, Netns, netnsUnavailable } from './helpers/netns.ts'
+import { INTERNET_PREFIX, Netns, netnsUnavailable } from '../scripts/netns.ts'
 import { nsPeers, nsStatus, startAminoStandins, startNsTrainer, SWARM_PORT } from './helpers/netns-swarm.ts'
 import { adopted, stopAll, type Ev } from './helpers/swarm-procs.ts'
 

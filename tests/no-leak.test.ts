@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupFixtures, fixtureCopy, pathWithFakeUv, tempDir } from './helpers/fixtures.ts'
-import { Netns, netnsUnavailable, sh } from './helpers/netns.ts'
+import { Netns, netnsUnavailable, sh } from '../scripts/netns.ts'
 import { REPO_ROOT } from './helpers/processes.ts'
 import { BIN, CliProc, LOOPBACK, baselineDone, sleep, stopAll } from './helpers/swarm-procs.ts'
 

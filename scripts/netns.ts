@@ -1,5 +1,6 @@
 /**
- * Simulated hosts for network tests and benchmarks: Linux network namespaces
+ * Simulated hosts for network tests and benchmarks (tests/nat-traversal,
+ * tests/no-leak, `bench:gossip --netns`): Linux network namespaces
  * joined by veth pairs, a bridge standing in for "the internet", home routers
  * that masquerade (nftables) for the host behind them, and `tc netem` delays.
  * Needs root, iproute2 and nftables; `netnsUnavailable()` says why not.
@@ -161,6 +162,13 @@ export class Netns {
   /** One-way delay on `iface` in `ns` (netem): two hosts with d1 and d2 see an RTT of d1 + d2. */
   async delay (ns: string, iface: string, ms: number): Promise<void> {
     await this.exec(ns, ['tc', 'qdisc', 'replace', 'dev', iface, 'root', 'netem', 'delay', `${ms}ms`, 'limit', '100000'])
+  }
+
+  /** Deletes one of our namespaces now. */
+  async remove (ns: string): Promise<void> {
+    const at = this.namespaces.indexOf(ns)
+    if (at >= 0) this.namespaces.splice(at, 1)
+    await this.deleteNs(ns)
   }
 
   private async deleteNs (ns: string): Promise<void> {
