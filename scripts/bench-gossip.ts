@@ -92,11 +92,12 @@ async function main (): Promise<void> {
   if (rtt.length !== 2 || !rtt.every(x => Number.isFinite(x) && x >= 0) || rtt[0] > rtt[1]) throw new Error('--rtt: two round-trip times in ms, low,high')
 
   // Every run is bounded by its phases' timeouts; past the sum (plus slack) something hangs.
-  const runs = nodeCounts.length * processCounts.length
-  const watchdogMs = runs * (formationTimeoutMs + settleMs + messages * PUBLISH_GAP_MS[1] + GRACE_MS + WATCHDOG_SLACK_MS)
+  const watchdogMs = nodeCounts.reduce((a, n) => a + processCounts.length * (n * joinGapMs + formationTimeoutMs + settleMs + messages * PUBLISH_GAP_MS[1] + GRACE_MS + WATCHDOG_SLACK_MS), 0)
+  const net = new Netns(NETNS_PREFIX)
+  let closeHosts = async (): Promise<void> => {}
   const watchdog = setTimeout(() => {
     console.error(`bench-gossip: watchdog fired after ${(watchdogMs / 1000).toFixed(0)} s; exiting (workers stop their nodes when this process goes)`)
-    process.exit(1)
+    void closeHosts().finally(async () => { await net.destroy(); process.exit(1) })
   }, watchdogMs)
   watchdog.unref()
 
@@ -106,8 +107,6 @@ async function main (): Promise<void> {
   if (loadBefore[0]! > cpus().length) console.log(`  note: the machine is already busy (1-min load ${loadBefore[0]!.toFixed(2)} on ${cpus().length} cpus); expect slower formation and longer tails`)
   let hosts: Host[] = []
   let delay: Hosts['delay'] | null = null
-  let closeHosts = async (): Promise<void> => {}
-  const net = new Netns(NETNS_PREFIX)
   const results: RunResult[] = []
   const t0 = now()
   try {

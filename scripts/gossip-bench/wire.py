@@ -68,7 +68,6 @@ def main() -> None:
             src = key.data
             if src == -1:
                 if not sys.stdin.readline():
-                    print(json.dumps({'sent': sent, 'dropped': dropped}), flush=True)
                     return
                 continue
             while True:
@@ -96,4 +95,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
