@@ -6,10 +6,11 @@
  * `status`, `peers`, the dashboard and `start`'s one line.
  */
 import { isLoopback, isPrivate } from '@libp2p/utils'
+import type { Connection } from '@libp2p/interface'
 import { shortPeer } from './control/format.ts'
 import type { SwarmLibp2p } from './libp2p.ts'
-import { classifyReachability, linkOf, relaysOf, type Link, type Reachability } from './reachability/index.ts'
-import type { NamespaceState } from './rendezvous/index.ts'
+import { classifyReachability, linkOf, relaysOf, type Link, type Reachability, type ReachabilityState } from './reachability/index.ts'
+import type { NamespaceState, RendezvousEvents } from './rendezvous/index.ts'
 
 export interface NetworkState {
   /** public: strangers can dial us; private: only through a relay or when we dial; unknown: AutoNAT has not answered yet. */
@@ -115,27 +116,28 @@ type EventSink = { event: (type: string, data: Record<string, unknown>, text: st
  */
 export function reportNetwork (node: SwarmLibp2p, out: EventSink): () => void {
   const { reachability, rendezvous } = node.services
-  const onReach = (e: CustomEvent<NetworkState | any>): void => {
-    const s = { ...e.detail, local: false }
-    out.event('reachability', { reachability: s.reachability, publicAddrs: s.publicAddrs, relays: s.relays, relaying: s.relaying }, reachabilityLine(s))
+  const onReach = (e: CustomEvent<ReachabilityState>): void => {
+    const s = e.detail
+    out.event('reachability', { reachability: s.reachability, publicAddrs: s.publicAddrs, relays: s.relays, relaying: s.relaying }, reachabilityLine({ ...s, local: false }))
   }
-  const onProvided = (e: CustomEvent<{ namespace: string, peers: number, addrs: string[] }>): void => {
+  const onProvided = (e: RendezvousEvents['rendezvous:provided']): void => {
     out.event('rendezvous', { op: 'provided', ...e.detail }, `rendezvous: announced on the public DHT (${e.detail.peers} peer${e.detail.peers === 1 ? '' : 's'} took it)`)
   }
-  const onLookup = (e: CustomEvent<{ namespace: string, providers: number, dialled: number, connected: number }>): void => {
+  const onLookup = (e: RendezvousEvents['rendezvous:lookup']): void => {
     const d = e.detail
     out.event('rendezvous', { op: 'lookup', ...d }, `rendezvous: ${d.providers} other node${d.providers === 1 ? '' : 's'} of this swarm on the public DHT; dialled ${d.dialled}, linked ${d.connected}`)
   }
-  const onError = (e: CustomEvent<{ namespace: string, op: string, message: string }>): void => {
-    out.event('log', { level: 'warn', message: `rendezvous ${e.detail.op} failed: ${e.detail.message}` }, `warning: rendezvous ${e.detail.op} failed: ${e.detail.message}`)
+  const onError = (e: RendezvousEvents['rendezvous:error']): void => {
+    const message = `rendezvous ${e.detail.op} failed: ${e.detail.message}`
+    out.event('log', { level: 'warn', message }, `warning: ${message}`)
   }
-  const onOpen = (e: CustomEvent<{ remotePeer: { toString: () => string }, remoteAddr: any, limits?: unknown }>): void => {
-    const peer = e.detail.remotePeer.toString()
-    const link = linkOf(e.detail)
-    const others = node.getConnections(e.detail.remotePeer as any).filter(c => c !== (e.detail as unknown))
+  const onOpen = (e: CustomEvent<Connection>): void => {
+    const conn = e.detail
+    const peer = conn.remotePeer.toString()
+    const link = linkOf(conn)
     if (link.kind === 'relayed') {
       out.event('link', { peer, ...link }, `link to ${shortPeer(peer)}: ${linkText(link)} (limited: gossip and sync wait for a direct link)`)
-    } else if (others.some(c => linkOf(c).kind === 'relayed')) {
+    } else if (node.getConnections(conn.remotePeer).some(c => c !== conn && linkOf(c).kind === 'relayed')) {
       out.event('link', { peer, ...link, upgraded: true }, `link to ${shortPeer(peer)}: ${linkText(link)} now (was relayed)`)
     }
   }
@@ -143,12 +145,12 @@ export function reportNetwork (node: SwarmLibp2p, out: EventSink): () => void {
   rendezvous?.addEventListener('rendezvous:provided', onProvided)
   rendezvous?.addEventListener('rendezvous:lookup', onLookup)
   rendezvous?.addEventListener('rendezvous:error', onError)
-  node.addEventListener('connection:open', onOpen as any)
+  node.addEventListener('connection:open', onOpen)
   return () => {
     reachability?.removeEventListener('reachability:change', onReach)
     rendezvous?.removeEventListener('rendezvous:provided', onProvided)
     rendezvous?.removeEventListener('rendezvous:lookup', onLookup)
     rendezvous?.removeEventListener('rendezvous:error', onError)
-    node.removeEventListener('connection:open', onOpen as any)
+    node.removeEventListener('connection:open', onOpen)
   }
 }

@@ -58,8 +58,13 @@ export class PeerExchange implements Startable {
   private readonly cfg: Required<PeerExchangeInit>
   /** peer id -> when a dial to it last failed. */
   private readonly failedAt = new Map<string, number>()
-  /** Peers whose identify named the member protocol. */
-  private readonly members = new Set<string>()
+  /**
+   * Peers whose identify did not name the member protocol (Amino servers,
+   * relays). A peer counts as a member until identify says otherwise: on a
+   * busy machine identify can take seconds, and a node that waited for it
+   * would dial ever more peers meanwhile.
+   */
+  private readonly nonMembers = new Set<string>()
   /** Peers the swarm's own sources named (its DHT, mDNS) before we spoke to them; oldest dropped first. */
   private readonly discovered = new Set<string>()
   private controller?: AbortController
@@ -99,6 +104,7 @@ export class PeerExchange implements Startable {
     this.controller = new AbortController()
     this.components.events.addEventListener('connection:close', this.onConnectionClose)
     this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     this.sources().forEach(s => { s.addEventListener('peer', this.onDiscovered) })
   }
 
@@ -111,6 +117,7 @@ export class PeerExchange implements Startable {
   stop (): void {
     this.components.events.removeEventListener('connection:close', this.onConnectionClose)
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
     this.sources().forEach(s => { s.removeEventListener('peer', this.onDiscovered) })
     clearTimeout(this.timer)
     this.timer = undefined
@@ -123,14 +130,14 @@ export class PeerExchange implements Startable {
     const peers = new Set<string>()
     for (const c of this.components.connectionManager.getConnections()) {
       const id = c.remotePeer.toString()
-      if (c.status === 'open' && c.limits == null && this.members.has(id)) peers.add(id)
+      if (c.status === 'open' && c.limits == null && !this.nonMembers.has(id)) peers.add(id)
     }
     return peers
   }
 
-  /** Whether identify showed `peer` to be a swarm member. */
+  /** Whether `peer` may be a swarm member (identify has not said otherwise). */
   isMember (peer: string): boolean {
-    return this.members.has(peer)
+    return !this.nonMembers.has(peer)
   }
 
   /** Look for peers now (if below target); resolves to how many were gained. Concurrent calls share one run. */
@@ -141,8 +148,13 @@ export class PeerExchange implements Startable {
 
   private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
     const id = evt.detail.peerId.toString()
-    if (evt.detail.protocols.includes(this.cfg.memberProtocol)) this.members.add(id)
-    else this.members.delete(id)
+    if (evt.detail.protocols.includes(this.cfg.memberProtocol)) this.nonMembers.delete(id)
+    else this.nonMembers.add(id)
+  }
+
+  // Only connected peers are judged: the set stays as small as our connections.
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.nonMembers.delete(evt.detail.toString())
   }
 
   private readonly onDiscovered = (evt: CustomEvent<PeerInfo>): void => {

@@ -177,6 +177,9 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     this.lookingUp ??= (async () => {
       if (!force && !this.short()) return
       await this.dialBootstrap()
+      // With no Amino server to ask, a query would only wait out its timeout.
+      if (await this.aminoServers() === 0) { this.log('no Amino server connected: lookup skipped'); return }
+      if (this.unannounced()) await this.provideAll()
       await Promise.all([...this.spaces.keys()].map(async ns => { await this.lookup(ns, force) }))
     })().finally(() => { this.lookingUp = undefined })
     return this.lookingUp
@@ -187,6 +190,13 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     const state = { namespace, cid: '', providedAt: null, providedTo: 0, lookedUpAt: null, providers: 0, key }
     void key.then(cid => { state.cid = cid.toString() }, () => {})
     this.spaces.set(namespace, state)
+  }
+
+  /** An announcement is due: never made for some namespace, or our reachable addresses changed since. */
+  private unannounced (): boolean {
+    if (!this.cfg.announce) return false
+    const addrs = this.announceable().map(String).sort().join(' ')
+    return addrs !== '' && (addrs !== this.announced || [...this.spaces.values()].some(s => s.providedAt == null))
   }
 
   private short (): boolean {
@@ -237,6 +247,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     if (this.controller == null || !this.cfg.announce) return
     const addrs = this.announceable().map(String).sort()
     if (addrs.length === 0) return
+    if (await this.aminoServers() === 0) { this.log('no Amino server connected: announcement postponed'); return }
     const changed = this.announced !== addrs.join(' ')
     this.announced = addrs.join(' ')
     await Promise.all([...this.spaces.keys()].map(async ns => { await this.provide(ns) }))
