@@ -23,8 +23,9 @@ export interface BootstrapOptions extends NetworkFlags {
 
 export async function runBootstrap (home: string, opts: BootstrapOptions, out: Output): Promise<number> {
   const identity = await loadOrCreateIdentity(home)
-  // A bootstrap node is meant to be reachable: it relays for nodes behind NATs from the start.
-  const { node, plan } = await assembleNode(identity.privateKey, opts, { relay: 'always' })
+  // A bootstrap node is meant to be reachable: it relays for nodes behind NATs from the start, and
+  // announces itself at the hubs' rendezvous so that newcomers find it before any member of their project.
+  const { node, plan } = await assembleNode(identity.privateKey, opts, { relay: 'always', hub: true })
   const pubsub = node.services.pubsub
   const stores = new Map<string, SwarmStore>()
 

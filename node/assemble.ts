@@ -6,7 +6,7 @@
  * GossipSub's application score.
  */
 import type { PrivateKey } from '@libp2p/interface'
-import { BEST_KEY_PREFIX, rendezvousNamespace, selectBestRecord, validateBestRecord } from '../protocol/index.ts'
+import { BEST_KEY_PREFIX, HUBS_NAMESPACE, rendezvousNamespace, selectBestRecord, validateBestRecord } from '../protocol/index.ts'
 import { createSwarmLibp2p, type SwarmLibp2p } from './libp2p.ts'
 import { planNetwork, type NetworkFlags, type NetworkPlan } from './network-config.ts'
 import { readSwarmKey } from './swarm-key.ts'
@@ -20,6 +20,8 @@ export interface AssembleOptions {
   announce?: boolean
   /** When we relay for nodes behind NATs (default: once AutoNAT says we are public). */
   relay?: 'always' | 'when-public' | 'never'
+  /** A hub (`swarm-node bootstrap`): announced at the hubs' rendezvous; everyone else only looks there. */
+  hub?: boolean
 }
 
 export async function assembleNode (privateKey: PrivateKey, flags: NetworkFlags, opts: AssembleOptions = {}): Promise<{ node: SwarmLibp2p, plan: NetworkPlan }> {
@@ -34,7 +36,14 @@ export async function assembleNode (privateKey: PrivateKey, flags: NetworkFlags,
     mdns: plan.mdns,
     local: plan.local,
     ...(plan.amino != null
-      ? { amino: { bootstrap: plan.amino, namespaces: (opts.projects ?? []).map(p => rendezvousNamespace(p, plan.swarmName)), announce: opts.announce } }
+      ? {
+          amino: {
+            bootstrap: plan.amino,
+            namespaces: [...(opts.projects ?? []).map(p => rendezvousNamespace(p, plan.swarmName)), ...(opts.hub === true ? [HUBS_NAMESPACE] : [])],
+            lookOnly: opts.hub === true ? [] : [HUBS_NAMESPACE],
+            announce: opts.announce
+          }
+        }
       : {}),
     ...(plan.nat ? { nat: { relay: opts.relay ?? 'when-public', searchRelay: opts.announce !== false }, upnp: plan.upnp && opts.announce !== false } : {}),
     dhtValidators: { [BEST_KEY_PREFIX]: async (key, value) => { await validateBestRecord(key, value) } },

@@ -108,7 +108,7 @@ export interface SwarmLibp2pOptions {
    * through members that serve it) and meet the swarm by rendezvous on
    * `namespaces`. Public swarms only: a private swarm never touches Amino.
    */
-  amino?: { bootstrap: string[], namespaces: string[], announce?: boolean }
+  amino?: { bootstrap: string[], namespaces: string[], lookOnly?: string[], announce?: boolean }
   /** NAT traversal (AutoNAT, circuit relay, DCUtR, reachability); `relay` says when we relay for others. */
   nat?: Pick<ReachabilityInit, 'relay' | 'searchRelay'>
   /** Ask the router to forward our port (UPnP IGD). Needs `nat`. */
@@ -223,7 +223,7 @@ function aminoServices (amino: NonNullable<SwarmLibp2pOptions['amino']>, local: 
       datastorePrefix: '/amino',
       metricsPrefix: 'libp2p_amino'
     }),
-    rendezvous: rendezvous({ bootstrap: amino.bootstrap, namespaces: amino.namespaces, announce: amino.announce, local })
+    rendezvous: rendezvous({ bootstrap: amino.bootstrap, namespaces: amino.namespaces, lookOnly: amino.lookOnly, announce: amino.announce, local })
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { isLoopback, isPrivate } from '@libp2p/utils'
 import type { Connection } from '@libp2p/interface'
+import { HUBS_NAMESPACE } from '../protocol/index.ts'
 import { shortPeer } from './control/format.ts'
 import type { SwarmLibp2p } from './libp2p.ts'
 import { classifyReachability, linkOf, relaysOf, type Link, type Reachability, type ReachabilityState } from './reachability/index.ts'
@@ -95,8 +96,10 @@ export function networkLine (s: NetworkState): string {
     `links: ${s.links.length - relayed} direct, ${relayed} relayed`
   ]
   if (s.amino != null) {
-    const found = s.amino.namespaces.reduce((n, ns) => Math.max(n, ns.providers), 0)
-    parts.push(`rendezvous on the public DHT (${s.amino.mode} mode): ${s.amino.namespaces.some(ns => ns.providedAt != null) ? 'announced' : 'not announced yet'}, ${found} other node${found === 1 ? '' : 's'} found`)
+    const swarm = s.amino.namespaces.filter(ns => ns.namespace !== HUBS_NAMESPACE)
+    const found = swarm.reduce((n, ns) => Math.max(n, ns.providers), 0)
+    const hubs = s.amino.namespaces.find(ns => ns.namespace === HUBS_NAMESPACE)?.providers ?? 0
+    parts.push(`rendezvous on the public DHT (${s.amino.mode} mode): ${swarm.some(ns => ns.providedAt != null) ? 'announced' : 'not announced yet'}, ${found} other node${found === 1 ? '' : 's'} and ${hubs} hub${hubs === 1 ? '' : 's'} found`)
   }
   return parts.join(' · ')
 }
@@ -125,7 +128,8 @@ export function reportNetwork (node: SwarmLibp2p, out: EventSink): () => void {
   }
   const onLookup = (e: RendezvousEvents['rendezvous:lookup']): void => {
     const d = e.detail
-    out.event('rendezvous', { op: 'lookup', ...d }, `rendezvous: ${d.providers} other node${d.providers === 1 ? '' : 's'} of this swarm on the public DHT; dialled ${d.dialled}, linked ${d.connected}`)
+    const what = d.namespace === HUBS_NAMESPACE ? `swarm-node hub${d.providers === 1 ? '' : 's'}` : `other node${d.providers === 1 ? '' : 's'} of this swarm`
+    out.event('rendezvous', { op: 'lookup', ...d }, `rendezvous: ${d.providers} ${what} on the public DHT; dialled ${d.dialled}, linked ${d.connected}`)
   }
   const onError = (e: RendezvousEvents['rendezvous:error']): void => {
     const message = `rendezvous ${e.detail.op} failed: ${e.detail.message}`

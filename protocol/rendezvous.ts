@@ -33,6 +33,13 @@ export function rendezvousNamespace (project: string, swarm?: string): string {
   return swarm == null ? base : `${base}/${checkSwarmName(swarm)}`
 }
 
+/**
+ * Where `swarm-node bootstrap` nodes (hubs: reachable, relaying, following any
+ * project their peers join) announce themselves, so that a newcomer behind a
+ * NAT finds a relay and a gossip hub before any member of its project.
+ */
+export const HUBS_NAMESPACE = `${PROTOCOL_PREFIX}/${PROTOCOL_VERSION}/hubs`
+
 /** The CID a swarm's members provide and look up on Amino. */
 export async function rendezvousCid (namespace: string): Promise<CID> {
   if (typeof namespace !== 'string' || namespace === '') fail('bad-field', 'namespace', `must be a non-empty string, got ${describe(namespace)}`)

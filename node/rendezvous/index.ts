@@ -43,6 +43,8 @@ export { AMINO_PROTOCOL } from './constants.ts'
 export interface RendezvousInit {
   /** Namespaces (see `rendezvousNamespace`) to announce and look up from start; `add()` takes more later. */
   namespaces?: string[]
+  /** Namespaces only looked up, never announced (a trainer looks for hubs, `HUBS_NAMESPACE`, but is none). */
+  lookOnly?: string[]
   /** Amino bootstrap peers, dialled at start and when no Amino peer is left. */
   bootstrap?: string[]
   /** Announce ourselves (default true); a short-lived query node only looks. */
@@ -94,8 +96,8 @@ export interface NamespaceState {
 export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements Startable {
   readonly [Symbol.toStringTag] = 'swarm-node/rendezvous'
   private readonly log: Logger
-  private readonly cfg: Required<Omit<RendezvousInit, 'namespaces' | 'minPeers'>> & { minPeers?: number }
-  private readonly spaces = new Map<string, NamespaceState & { key: Promise<CID> }>()
+  private readonly cfg: Required<Omit<RendezvousInit, 'namespaces' | 'lookOnly' | 'minPeers'>> & { minPeers?: number }
+  private readonly spaces = new Map<string, NamespaceState & { key: Promise<CID>, announce: boolean }>()
   private controller?: AbortController
   private lookupTimer?: ReturnType<typeof setTimeout>
   private reprovideTimer?: ReturnType<typeof setInterval>
@@ -121,7 +123,8 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
       dialTimeoutMs: init.dialTimeoutMs ?? DIAL_TIMEOUT_MS,
       maxDialsPerLookup: init.maxDialsPerLookup ?? MAX_DIALS_PER_LOOKUP
     }
-    for (const ns of init.namespaces ?? []) this.track(ns)
+    for (const ns of init.namespaces ?? []) this.track(ns, true)
+    for (const ns of init.lookOnly ?? []) if (!this.spaces.has(ns)) this.track(ns, false)
   }
 
   isStarted (): boolean { return this.controller != null }
@@ -160,8 +163,10 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
 
   /** Meet the nodes of one more namespace (a bootstrap node following a new project). */
   add (namespace: string): void {
-    if (this.spaces.has(namespace)) return
-    this.track(namespace)
+    const had = this.spaces.get(namespace)
+    if (had?.announce === true) return
+    if (had != null) had.announce = true
+    else this.track(namespace, true)
     if (this.controller == null) return
     if (this.announced !== '') void this.provide(namespace)
     void this.lookup(namespace, true)
@@ -169,7 +174,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
 
   /** What we announced and found, per namespace. */
   status (): NamespaceState[] {
-    return [...this.spaces.values()].map(({ key: _, ...s }) => ({ ...s }))
+    return [...this.spaces.values()].map(({ key: _, announce: __, ...s }) => ({ ...s }))
   }
 
   /** Look up every namespace now (when short of members, or `force`); concurrent calls share one run. */
@@ -185,9 +190,9 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     return this.lookingUp
   }
 
-  private track (namespace: string): void {
+  private track (namespace: string, announce: boolean): void {
     const key = rendezvousCid(namespace)
-    const state = { namespace, cid: '', providedAt: null, providedTo: 0, lookedUpAt: null, providers: 0, key }
+    const state = { namespace, cid: '', providedAt: null, providedTo: 0, lookedUpAt: null, providers: 0, key, announce }
     void key.then(cid => { state.cid = cid.toString() }, () => {})
     this.spaces.set(namespace, state)
   }
@@ -196,7 +201,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
   private unannounced (): boolean {
     if (!this.cfg.announce) return false
     const addrs = this.announceable().map(String).sort().join(' ')
-    return addrs !== '' && (addrs !== this.announced || [...this.spaces.values()].some(s => s.providedAt == null))
+    return addrs !== '' && (addrs !== this.announced || [...this.spaces.values()].some(s => s.announce && s.providedAt == null))
   }
 
   private short (): boolean {
@@ -250,14 +255,14 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     if (await this.aminoServers() === 0) { this.log('no Amino server connected: announcement postponed'); return }
     const changed = this.announced !== addrs.join(' ')
     this.announced = addrs.join(' ')
-    await Promise.all([...this.spaces.keys()].map(async ns => { await this.provide(ns) }))
+    await Promise.all([...this.spaces.values()].filter(s => s.announce).map(async s => { await this.provide(s.namespace) }))
     // Newly reachable (a relay, a confirmed address): those who looked before could not reach us; look for them now.
     if (changed && this.short()) void this.lookupAll(true)
   }
 
   private async provide (namespace: string): Promise<void> {
     const state = this.spaces.get(namespace)
-    if (state == null || this.controller == null) return
+    if (state?.announce !== true || this.controller == null) return
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.cfg.queryTimeoutMs)])
     let took = 0
     try {

@@ -56,6 +56,17 @@ export async function startNsTrainer (name: string, ns: string, o: NsNodeOptions
   return { name, ns, proc, dir, home, peerId: session.peerId, project: session.project, args }
 }
 
+export interface NsBootstrap { name: string, ns: string, proc: CliProc, home: string, peerId: string, args: string[] }
+
+/** `swarm-node bootstrap` inside `ns`: a hub that relays for nodes behind NATs. */
+export async function startNsBootstrap (name: string, ns: string, o: Pick<NsNodeOptions, 'amino'>): Promise<NsBootstrap> {
+  const home = await tempDir(`boot-${name}`)
+  const args = ['--home', home, '--json', 'bootstrap', ...networkArgs(o)]
+  const proc = new CliProc(name, args, { netns: ns })
+  const listening = await proc.waitFor(e => e.type === 'listening', 30_000, 'listening')
+  return { name, ns, proc, home, peerId: listening.peerId, args }
+}
+
 /** `swarm-node status --json` of a node, run inside its namespace (its control API is on that namespace's loopback). */
 export async function nsStatus (t: Pick<NsTrainer, 'ns' | 'home'>): Promise<any> {
   return await nsCli(t, ['status'])
@@ -66,7 +77,7 @@ export async function nsPeers (t: Pick<NsTrainer, 'ns' | 'home'>): Promise<any[]
   return (await nsCli(t, ['peers'])).peers
 }
 
-async function nsCli (t: Pick<NsTrainer, 'ns' | 'home'>, command: string[], timeoutMs = 15_000): Promise<any> {
+async function nsCli (t: Pick<NsTrainer, 'ns' | 'home'>, command: string[], timeoutMs = 40_000): Promise<any> {
   const child = spawn('ip', ['netns', 'exec', t.ns, process.execPath, BIN, '--home', t.home, '--json', ...command], {
     cwd: REPO_ROOT,
     env: { ...process.env, PATH: pathWithFakeUv() },
