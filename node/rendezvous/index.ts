@@ -168,7 +168,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     if (had != null) had.announce = true
     else this.track(namespace, true)
     if (this.controller == null) return
-    if (this.announced !== '') void this.provide(namespace)
+    void this.provide(namespace)
     void this.lookup(namespace, true)
   }
 
@@ -182,8 +182,6 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
     this.lookingUp ??= (async () => {
       if (!force && !this.short()) return
       await this.dialBootstrap()
-      // With no Amino server to ask, a query would only wait out its timeout.
-      if (await this.aminoServers() === 0) { this.log('no Amino server connected: lookup skipped'); return }
       if (this.unannounced()) await this.provideAll()
       await Promise.all([...this.spaces.keys()].map(async ns => { await this.lookup(ns, force) }))
     })().finally(() => { this.lookingUp = undefined })
@@ -251,8 +249,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
   private async provideAll (): Promise<void> {
     if (this.controller == null || !this.cfg.announce) return
     const addrs = this.announceable().map(String).sort()
-    if (addrs.length === 0) return
-    if (await this.aminoServers() === 0) { this.log('no Amino server connected: announcement postponed'); return }
+    if (addrs.length === 0 || !(await this.canAsk())) return
     const changed = this.announced !== addrs.join(' ')
     this.announced = addrs.join(' ')
     await Promise.all([...this.spaces.values()].filter(s => s.announce).map(async s => { await this.provide(s.namespace) }))
@@ -262,7 +259,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
 
   private async provide (namespace: string): Promise<void> {
     const state = this.spaces.get(namespace)
-    if (state?.announce !== true || this.controller == null) return
+    if (state?.announce !== true || !this.cfg.announce || this.announceable().length === 0 || !(await this.canAsk()) || this.controller == null) return
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.cfg.queryTimeoutMs)])
     let took = 0
     try {
@@ -288,7 +285,7 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
   /** Finds other providers of `namespace` and dials the ones we are not linked with. */
   private async lookup (namespace: string, force: boolean): Promise<void> {
     const state = this.spaces.get(namespace)
-    if (state == null || this.controller == null) return
+    if (state == null || !(await this.canAsk()) || this.controller == null) return
     const self = this.components.peerId
     const found = new Map<string, PeerInfo>()
     const enough = new AbortController()
@@ -346,6 +343,14 @@ export class Rendezvous extends TypedEventEmitter<RendezvousEvents> implements S
         this.log('dial of Amino bootstrap peer %s failed - %e', addr, err)
       }
     }))
+  }
+
+  /** Running, and some Amino server to ask: without one a query would only wait out its timeout. */
+  private async canAsk (): Promise<boolean> {
+    if (this.controller == null) return false
+    if (await this.aminoServers() > 0) return true
+    this.log('no Amino server connected: nothing to ask yet')
+    return false
   }
 
   /** Connected peers that serve Amino. */
