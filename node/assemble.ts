@@ -46,6 +46,7 @@ export async function assembleNode (privateKey: PrivateKey, flags: NetworkFlags,
         }
       : {}),
     ...(plan.nat ? { nat: { relay: opts.relay ?? 'when-public', searchRelay: opts.announce !== false }, upnp: plan.upnp && opts.announce !== false } : {}),
+    hub: opts.hub === true,
     dhtValidators: { [BEST_KEY_PREFIX]: async (key, value) => { await validateBestRecord(key, value) } },
     dhtSelectors: { [BEST_KEY_PREFIX]: selectBestRecord },
     // Positive trust earns little; a liar sinks below GossipSub's gossip threshold.

@@ -63,7 +63,7 @@ import { autoNATClient } from './reachability/autonat-client.ts'
 import { reachability, type ReachabilityInit, type ReachabilityService } from './reachability/index.ts'
 import { AMINO_PROTOCOL, rendezvous, type Rendezvous } from './rendezvous/index.ts'
 import {
-  AMINO_MAX_CONNECTIONS, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DIAL_TIMEOUT_MS, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO,
+  AMINO_MAX_CONNECTIONS, DEFAULT_LISTEN, HUB_MAX_CONNECTIONS, HUB_MAX_PENDING_INBOUND, DEFAULT_MAX_CONNECTIONS, DIAL_TIMEOUT_MS, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO,
   GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_HEARTBEAT_MS, GOSSIP_MAX_MESSAGE_BYTES, LOCAL_INBOUND_CONNECTION_THRESHOLD,
   SCORE_FIRST_DELIVERY_CAP, SCORE_FIRST_DELIVERY_DECAY, SCORE_FIRST_DELIVERY_WEIGHT, SCORE_INVALID_DECAY,
   SCORE_INVALID_WEIGHT, SCORE_TIME_IN_MESH_CAP, SCORE_TIME_IN_MESH_WEIGHT
@@ -91,8 +91,10 @@ export interface SwarmLibp2pOptions {
   local?: boolean
   dhtValidators?: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>
   dhtSelectors?: Record<string, (key: Uint8Array, values: Uint8Array[]) => number>
-  /** Default 64. */
+  /** Default 64 (128 with Amino; a hub's is larger). */
   maxConnections?: number
+  /** A hub (`swarm-node bootstrap`): everyone dials it; it takes many more connections and handshakes at once. */
+  hub?: boolean
   /** `maxMessageBytes`: inbound cap per gossip frame, default 1 MiB. */
   gossip?: { maxMessageBytes?: number }
   /** Peers to stay connected to and how often to look for them (defaults in constants.ts). */
@@ -163,7 +165,8 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
     ...(opts.swarmKey != null ? { connectionProtector: preSharedKey({ psk: opts.swarmKey }) } : {}),
     connectionManager: {
       // An Amino query touches dozens of peers; members are tagged so they are the last to go.
-      maxConnections: opts.maxConnections ?? (opts.amino != null ? AMINO_MAX_CONNECTIONS : DEFAULT_MAX_CONNECTIONS),
+      maxConnections: opts.maxConnections ?? (opts.hub === true ? HUB_MAX_CONNECTIONS : opts.amino != null ? AMINO_MAX_CONNECTIONS : DEFAULT_MAX_CONNECTIONS),
+      ...(opts.hub === true ? { maxIncomingPendingConnections: HUB_MAX_PENDING_INBOUND } : {}),
       dialTimeout: DIAL_TIMEOUT_MS,
       ...(local ? { inboundConnectionThreshold: LOCAL_INBOUND_CONNECTION_THRESHOLD } : {})
     },

@@ -18,7 +18,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { KAD_PROTOCOL } from '../protocol/topics.ts'
 import {
-  DIAL_TIMEOUT_MS, PEER_EXCHANGE_MAX_DISCOVERED, PEER_EXCHANGE_MIN_PEERS, PEER_EXCHANGE_INTERVAL_MS, PEER_EXCHANGE_FIRST_DELAY_MS,
+  DIAL_TIMEOUT_MS, MEMBER_TAG, MEMBER_TAG_VALUE, PEER_EXCHANGE_MAX_DISCOVERED, PEER_EXCHANGE_MIN_PEERS, PEER_EXCHANGE_INTERVAL_MS, PEER_EXCHANGE_FIRST_DELAY_MS,
   PEER_EXCHANGE_QUERY_TIMEOUT_MS, PEER_EXCHANGE_RETRY_AFTER_MS
 } from './constants.ts'
 
@@ -148,8 +148,13 @@ export class PeerExchange implements Startable {
 
   private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
     const id = evt.detail.peerId.toString()
-    if (evt.detail.protocols.includes(this.cfg.memberProtocol)) this.nonMembers.delete(id)
-    else this.nonMembers.add(id)
+    if (evt.detail.protocols.includes(this.cfg.memberProtocol)) {
+      this.nonMembers.delete(id)
+      // When the connection manager must prune, members are the last to go (Amino peers and relays first).
+      void this.components.peerStore.merge(evt.detail.peerId, { tags: { [MEMBER_TAG]: { value: MEMBER_TAG_VALUE } } }).catch(() => {})
+    } else {
+      this.nonMembers.add(id)
+    }
   }
 
   // Only connected peers are judged: the set stays as small as our connections.

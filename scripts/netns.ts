@@ -113,20 +113,20 @@ export class Netns {
     await this.exec(nsB, ['ip', 'link', 'set', ifB, 'up'])
   }
 
-  /** Plugs namespace `ns` into the internet bridge as `ip`/24; returns the interface name in `ns`. */
-  async plug (ns: string, short: string, ip: string): Promise<string> {
+  /** Plugs namespace `ns` into the internet bridge as `ip`/`prefixLen`; returns the interface name in `ns`. */
+  async plug (ns: string, short: string, ip: string, prefixLen = 24): Promise<string> {
     const inside = `${this.prefix}${short}`
     const port = `${this.prefix}${short}p`
     await this.link(ns, inside, this.bridgeNs, port)
     await this.exec(this.bridgeNs, ['ip', 'link', 'set', port, 'master', this.bridge])
-    await this.exec(ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', inside])
+    await this.exec(ns, ['ip', 'addr', 'add', `${ip}/${prefixLen}`, 'dev', inside])
     return inside
   }
 
   /** A host on the internet with a public address. */
-  async publicHost (name: string, ip: string): Promise<{ ns: string, ip: string, iface: string }> {
+  async publicHost (name: string, ip: string, prefixLen = 24): Promise<{ ns: string, ip: string, iface: string }> {
     const ns = await this.ns(name)
-    const iface = await this.plug(ns, name, ip)
+    const iface = await this.plug(ns, name, ip, prefixLen)
     return { ns, ip, iface }
   }
 

@@ -33,7 +33,11 @@ export interface NodeStatus { index: number, connections: number, opened: number
 export interface HostStatus { nodes: NodeStatus[], rss: number, heapUsed: number, elu: { active: number, idle: number }, cpuMs: number }
 export interface Published { id: string, t0: number, recipients: number, bytes: number }
 
-/** Some of the swarm's nodes, in this process, all listening on `listenIp` (127.0.0.1, or a namespace host's address). */
+/**
+ * Some of the swarm's nodes, in this process: on 127.0.0.1, or each on an
+ * address of its own on a simulated host (as separate machines would be: many
+ * nodes behind one address are what GossipSub's colocation penalty is for).
+ */
 export class BenchNodes {
   private readonly nodes = new Map<number, { node: SwarmLibp2p, key: PrivateKey, opened: number, refused: number }>()
   /** message id -> node index -> arrival time (after validation). */
@@ -43,12 +47,12 @@ export class BenchNodes {
   private project = ''
   private topic = ''
   readonly baselineRss = process.memoryUsage().rss
-  private listenIp = '127.0.0.1'
+  private ips = ['127.0.0.1']
 
-  init (project: string, listenIp = '127.0.0.1'): void {
+  init (project: string, ips = ['127.0.0.1']): void {
     this.project = project
     this.topic = topicFor(project)
-    this.listenIp = listenIp
+    this.ips = ips
   }
 
   baseline (): number { return this.baselineRss }
@@ -64,9 +68,12 @@ export class BenchNodes {
 
   private async createOne (index: number, bootstrap?: string): Promise<{ index: number, peerId: string, addr: string }> {
     const key = await generateKeyPair('Ed25519')
+    const ip = this.ips[this.nodes.size % this.ips.length]!
     const node = await createSwarmLibp2p({
       privateKey: key,
-      listen: [`/ip4/${this.listenIp}/tcp/0`],
+      listen: [`/ip4/${ip}/tcp/0`],
+      // Node 0 is the swarm's bootstrap node: a hub, with the connection limits `swarm-node bootstrap` has.
+      hub: index === 0,
       // Loopback or the simulated hosts of --netns: private or test addresses, no NAT between them.
       local: true,
       mdns: false,
@@ -96,8 +103,8 @@ export class BenchNodes {
     })
     setTopicScoreParams(pubsub, this.topic, topicScoreParams())
     pubsub.subscribe(this.topic)
-    const addr = node.getMultiaddrs().find(a => a.toString().startsWith(`/ip4/${this.listenIp}/tcp/`))
-    if (addr == null) throw new Error(`node ${index} has no TCP address on ${this.listenIp}`)
+    const addr = node.getMultiaddrs().find(a => a.toString().startsWith(`/ip4/${ip}/tcp/`))
+    if (addr == null) throw new Error(`node ${index} has no TCP address on ${ip}`)
     return { index, peerId: node.peerId.toString(), addr: addr.toString() }
   }
 

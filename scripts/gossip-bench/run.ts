@@ -38,7 +38,7 @@ export interface RunResult {
   nodes: number
   processes: number
   /** Simulated hosts (0: loopback) and their one-way delays. */
-  hosts: Array<{ ip: string, delayMs: number }>
+  hosts: Array<{ ns: string, delayMs: number }>
   messages: number
   startMs: number
   formationMs: number | null
@@ -102,22 +102,29 @@ export async function runOnce (o: RunOptions): Promise<RunResult> {
   const { n, processes, messages, formationTimeoutMs, rescueMs, settleMs, joinGapMs, verbose } = o
   const project = randomBytes(32).toString('hex')
   const hosts = o.hosts ?? []
-  const hostOf = (w: number): { ns?: string, ip: string } => hosts.length > 0 ? hosts[w % hosts.length]! : { ip: '127.0.0.1' }
+  const hostOf = (w: number): { ns?: string, ips: string[] } => hosts.length > 0 ? hosts[w % hosts.length]! : { ips: ['127.0.0.1'] }
   const handles: NodesHandle[] = []
   // node index -> handle
   const owner: NodesHandle[] = []
   try {
     if (processes <= 1 && hosts.length === 0) handles.push(inProcess())
     else for (let w = 0; w < Math.max(processes, hosts.length); w++) handles.push(await startWorker(`worker ${w}`, hostOf(w).ns))
-    // Contiguous blocks; node 0 (the bootstrap) is in the first one.
+    // Node 0, the bootstrap, has a process (and host) to itself when there are several, as a bootstrap
+    // node has a machine to itself; the others go in contiguous blocks over the rest.
     const blocks: number[][] = handles.map(() => [])
+    const rest = handles.length > 1 ? handles.length - 1 : 1
     for (let i = 0; i < n; i++) {
-      const w = Math.floor(i * handles.length / n)
+      const w = i === 0 ? 0 : handles.length > 1 ? 1 + Math.floor((i - 1) * rest / (n - 1)) : 0
       blocks[w]!.push(i)
       owner[i] = handles[w]!
     }
     const baselines = await Promise.all(handles.map(async h => await h.call('baseline')))
-    await Promise.all(handles.map(async (h, w) => await h.call('init', project, hostOf(w).ip)))
+    // Workers sharing a host share its addresses: hand each worker its own share of them.
+    await Promise.all(handles.map(async (h, w) => {
+      const { ips } = hostOf(w)
+      const share = hosts.length > 0 ? ips.filter((_, k) => k % Math.ceil(handles.length / hosts.length) === Math.floor(w / hosts.length)) : ips
+      await h.call('init', project, share)
+    }))
 
     const cpuAt = async (): Promise<number> => (await Promise.all(handles.map(async h => (await h.call('status')).cpuMs)).then(xs => xs.reduce((a, b) => a + b, 0)))
     const cpuStart = await cpuAt()
@@ -283,7 +290,7 @@ export async function runOnce (o: RunOptions): Promise<RunResult> {
     return {
       nodes: n,
       processes: handles.length,
-      hosts: hosts.map(h => ({ ip: h.ip, delayMs: h.delayMs })),
+      hosts: hosts.map(h => ({ ns: h.ns, delayMs: h.delayMs })),
       messages,
       startMs,
       formationMs: formed ? formationMs : null,

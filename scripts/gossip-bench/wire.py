@@ -8,7 +8,10 @@ TUN device carrying the host's address, and every IP packet one host sends
 to another is written to the other host's device after the one-way delay
 between them. Standard library only (ctypes for setns).
 
-    python3 wire.py '{"hosts": [{"ns": "snpb-h0", "dev": "snpbt", "ip": "11.0.0.10", "delay_ms": 10}, ...]}'
+    python3 wire.py '{"hosts": [{"ns": "snpb-h0", "dev": "snpbt", "subnet": "10.77.0", "delay_ms": 10}, ...]}'
+
+Host i owns the /24 `subnet` (its nodes' addresses); a packet goes to the host
+whose /24 holds its destination.
 
 One-way delay from host a to host b: (delay_ms[a] + delay_ms[b]) / 2, so the
 round trip between them is delay_ms[a] + delay_ms[b], as with netem on each
@@ -52,7 +55,7 @@ def main() -> None:
     cfg = json.loads(sys.argv[1])
     hosts = cfg['hosts']
     fds = [open_tun(h['ns'], h['dev']) for h in hosts]
-    by_ip = {bytes(int(x) for x in h['ip'].split('.')): i for i, h in enumerate(hosts)}
+    by_net = {bytes(int(x) for x in h['subnet'].split('.')): i for i, h in enumerate(hosts)}
     delay = [h['delay_ms'] / 1000 for h in hosts]
     sel = selectors.DefaultSelector()
     for i, fd in enumerate(fds):
@@ -78,7 +81,7 @@ def main() -> None:
                 if len(pkt) < 20 or pkt[0] >> 4 != 4:
                     dropped += 1
                     continue
-                dst = by_ip.get(pkt[16:20])
+                dst = by_net.get(pkt[16:19])
                 if dst is None or dst == src:
                     dropped += 1
                     continue
