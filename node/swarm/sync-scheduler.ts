@@ -56,6 +56,8 @@ export class SyncScheduler implements Component {
   }
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    // Sync waits for a direct link (identify runs again on it): a relayed one is limited.
+    if (evt.detail.connection.limits != null) return
     if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(evt.detail.peerId.toString())
   }
 
