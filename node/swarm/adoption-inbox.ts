@@ -17,7 +17,7 @@ import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
   ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
-  UNVERIFIED_EVERY
+  PREFETCH_RETRY_MS, PREFETCH_ROUNDS, UNVERIFIED_EVERY
 } from './constants.ts'
 import { fetchContent } from './protocols.ts'
 import type { SwarmStore } from './store.ts'
@@ -40,6 +40,9 @@ export interface SwarmInboxInit {
   onEvent: (e: InboxEvent) => void
   peerTimeoutMs?: number
   deadlineMs?: number
+  /** Rounds of asking before the content counts as not served, and the pause after the first. */
+  rounds?: number
+  retryMs?: number
 }
 
 interface Pending {
@@ -48,6 +51,9 @@ interface Pending {
   /** Offer order: the first seen wins a tie. */
   seq: number
   state: 'waiting' | 'fetching' | 'ready'
+  /** Rounds of asking done, and when the next may start. */
+  rounds: number
+  retryAt: number
 }
 
 export class SwarmInbox implements AdoptionInbox, Component {
@@ -105,7 +111,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       if (worst == null || figure(worst) <= (claimedFigure(result) ?? Infinity)) return { action: 'ignore', reason: 'the queue is full of better claims' }
       this.pending.delete(worst.id)
     }
-    this.pending.set(id, { result, id, seq: this.seq++, state: 'waiting' })
+    this.pending.set(id, { result, id, seq: this.seq++, state: 'waiting', rounds: 0, retryAt: 0 })
     this.pump()
     this.wake()
     return null
@@ -201,7 +207,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
     if (this.controller == null) return
     for (const p of this.queue()) {
       if (this.fetching >= PREFETCH_CONCURRENCY) return
-      if (p.state !== 'waiting' || this.decide(p, false).action !== 'reproduce') continue
+      if (p.state !== 'waiting' || p.retryAt > Date.now() || this.decide(p, false).action !== 'reproduce') continue
       p.state = 'fetching'
       this.fetching++
       void this.prefetch(p).finally(() => { this.fetching--; this.pump() })
@@ -218,6 +224,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
     }
     const signal = AbortSignal.any([stop, AbortSignal.timeout(this.init.deadlineMs ?? PREFETCH_DEADLINE_MS)])
     const asked: string[] = []
+    let held = false
     for (const peer of this.sources(r)) {
       if (signal.aborted) break
       asked.push(peer)
@@ -227,15 +234,28 @@ export class SwarmInbox implements AdoptionInbox, Component {
         this.ready(p)
         return
       } catch (err: any) {
+        if (err?.code === 'timeout') held = true
         this.log('fetch of %s from %s failed - %e', r.child, peer, err)
       }
     }
     if (stop.aborted || this.pending.get(p.id) !== p) return
+    p.rounds++
+    const rounds = this.init.rounds ?? PREFETCH_ROUNDS
+    // Held past a deadline is how a staller behaves: dropped at once. Refused or cut off quickly
+    // (a flapping relayed link, a peer restarting) is asked again, later.
+    if (!held && !signal.aborted && p.rounds < rounds) {
+      // Another round later, from whoever has it then.
+      const pause = (this.init.retryMs ?? PREFETCH_RETRY_MS) * p.rounds
+      p.state = 'waiting'
+      p.retryAt = Date.now() + pause
+      setTimeout(() => { this.pump() }, pause).unref()
+      return
+    }
     this.pending.delete(p.id)
     // Nobody to ask is not the author's fault; asked and not served is.
     if (asked.length === 0) return
     trust.unserved(r.author)
-    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} within ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
+    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} in ${rounds} rounds of up to ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
   }
 
   private ready (p: Pending): void {
@@ -251,7 +271,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
    */
   private sources (r: ResultMsg): string[] {
     const { store, self, trust } = this.init
-    const ran = [...store.results(), ...store.attestations()].filter(m => m.child === r.child).map(m => m.author)
+    const ran = store.byChild(r.child).map(m => m.author)
     const connected = new Set(connectedPeers(this.components).map(p => p.toString()))
     const all = [...new Set([r.author, ...ran, ...connected])].filter(p => p !== self && !trust.distrusted(p))
     return [...all.filter(p => connected.has(p)), ...all.filter(p => !connected.has(p))].slice(0, PREFETCH_MAX_PEERS)

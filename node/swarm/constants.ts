@@ -51,6 +51,15 @@ export const PREFETCH_DEADLINE_MS = 30_000
 /** Peers asked for one claim's content (the author, who ran it, anyone connected). */
 export const PREFETCH_MAX_PEERS = 6
 /**
+ * Rounds of asking before a claim's content counts as not served, when every
+ * peer asked refused or dropped the stream quickly: a link that flaps (a
+ * relayed one, a peer restarting) must not cost an honest author its result.
+ * A round that runs into PREFETCH_DEADLINE_MS (a peer holding the stream) is
+ * the last. The rounds are spaced by PREFETCH_RETRY_MS, then twice that.
+ */
+export const PREFETCH_ROUNDS = 3
+export const PREFETCH_RETRY_MS = 15_000
+/**
  * A claim by an author this node has not verified costs a run on faith. Such
  * runs are spaced: at most one in this many experiments overall, and one per
  * author in NEW_AUTHOR_EVERY; a node with nothing else to do (its proposer is
