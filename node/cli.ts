@@ -70,7 +70,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--json', 'machine-readable output: one JSON document, or one JSON object per line for long-running commands')
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
-    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm answered (leaderboard).')
+    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm could be reached and the home knows no kept result either (leaderboard).')
 
 
   program.command('init')
