@@ -70,7 +70,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--json', 'machine-readable output: one JSON document, or one JSON object per line for long-running commands')
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
-    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm answered (leaderboard).')
+    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm could be reached and the home knows no kept result either (leaderboard).')
 
 
   program.command('init')
@@ -98,7 +98,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--swarm-key <file>', 'private swarm: pre-shared key from `swarm-node keygen`; peers without it cannot connect')
     .option('--mdns', 'discover and announce peers on the local network (mDNS; default on, off in a private swarm)')
     .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
-    .option('--local', 'treat the swarm as loopback/LAN (allow private addresses); automatic when listening on such addresses')
+    .option('--local', 'treat the swarm as loopback/LAN (allow private addresses); automatic when every listen and bootstrap address is one')
     .option('--swarm <name>', 'a named public swarm: meet (by rendezvous on the public DHT) only the nodes of this project that give the same name', swarmName)
     .option('--amino-bootstrap <multiaddr>', 'public DHT (Amino) bootstrap peer /ip4/.../tcp/.../p2p/<id> instead of the built-in list (repeatable; env SWARM_NODE_PUBLIC_BOOTSTRAP, empty = none)', collect, [])
     .option('--no-upnp', 'do not ask the home router to forward our port (UPnP)')

@@ -18,6 +18,7 @@ import { detectHardware, trackFor } from '../trainer/hardware.ts'
 import { loadProject } from '../trainer/project.ts'
 import { runCli } from './helpers/cli-run.ts'
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.ts'
+import { searchReplace } from './helpers/llm-replies.ts'
 import { FIXTURES, cleanupFixtures, tempDir } from './helpers/fixtures.ts'
 import { PAYLOAD_LINE, cagedTrain, honestFigure, hostileWorld, withPayload, type World } from './helpers/hostile-cases.ts'
 import { resultFor, startRawPeer, startTrainer, stopAll, type RawPeer } from './helpers/swarm-procs.ts'
@@ -27,8 +28,6 @@ let server: FakeOpenAI | undefined
 afterEach(stopAll)
 afterEach(async () => { await world?.close(); await server?.close() })
 afterAll(cleanupFixtures)
-
-const block = (search: string, replace: string): string => `train.py\n<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`
 
 /** A raw peer that serves one kept result (by its own key) for the world's project, and the result's id. */
 async function peerOffering (w: World, train: string, claim: number): Promise<{ raw: RawPeer, author: string }> {
@@ -51,9 +50,9 @@ describe('without a usable sandbox', () => {
     // Content is prefetched in the background, so the LLM's first candidate may run before the peer's result does:
     // it gains nothing (a kept gain would make the peer's claim "far beyond" what this node has verified), and the LLM has a reply for each turn.
     const s = server = await startFakeOpenAI([
-      { reply: `DESCRIPTION: narrower window\n\n${block('WINDOW = 128', 'WINDOW = 64')}` },
-      { reply: `DESCRIPTION: narrower still\n\n${block('WINDOW = 128', 'WINDOW = 32')}` },
-      { reply: `DESCRIPTION: wider window\n\n${block('WINDOW = 128', 'WINDOW = 256')}` }
+      { reply: `DESCRIPTION: narrower window\n\n${searchReplace('WINDOW = 128', 'WINDOW = 64')}` },
+      { reply: `DESCRIPTION: narrower still\n\n${searchReplace('WINDOW = 128', 'WINDOW = 32')}` },
+      { reply: `DESCRIPTION: wider window\n\n${searchReplace('WINDOW = 128', 'WINDOW = 256')}` }
     ])
     const flags = ['--llm-base-url', s.url, '--model', 'fake-coder', '--max-repairs', '0', '--seed', '5']
     const env = { ...w.env, SWARM_BWRAP: 'none' }
@@ -105,7 +104,7 @@ describe('the project\'s policy, where the sandbox works', () => {
     const base = await cagedTrain()
     const peerFile = withPayload(base, 'import subprocess\nsubprocess.run(["sh", "-c", "cat ~/.ssh/id_rsa > ../../stolen"])')
     const { raw, author } = await peerOffering(w, peerFile, 0.9)
-    const s = server = await startFakeOpenAI([{ reply: `DESCRIPTION: faster\n\n${block(PAYLOAD_LINE, `${PAYLOAD_LINE}\nos.system("cat ~/.ssh/id_rsa > ../../stolen")`)}` }])
+    const s = server = await startFakeOpenAI([{ reply: `DESCRIPTION: faster\n\n${searchReplace(PAYLOAD_LINE, `${PAYLOAD_LINE}\nos.system("cat ~/.ssh/id_rsa > ../../stolen")`)}` }])
 
     const p = await startTrainer('P', { dir: w.dir, home: w.home, bootstrap: [raw.addr], confirm: false, env: w.env, extraArgs: ['--llm-base-url', s.url, '--model', 'fake-coder', '--max-repairs', '0'] })
     expect(p.proc.events.find(e => e.type === 'sandbox')!.confined).toBe(true)

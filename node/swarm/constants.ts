@@ -21,6 +21,11 @@ export const BEST_RECORD_ATTESTATIONS = 32
 export const SYNC_AGAIN_AFTER_MS = 60_000
 /** Each sync reaches back this far before the last one: clocks differ and dedup is cheap. */
 export const SYNC_OVERLAP_MS = 10 * 60_000
+/**
+ * Peers whose last sync is remembered; the least recently tried are forgotten
+ * first. Peer ids are free: a peer forgotten only costs a sync from the start.
+ */
+export const SYNC_MAX_PEERS = 4096
 
 // --- request/response protocols -----------------------------------------------
 
