@@ -51,6 +51,8 @@ export const STREAM_ERROR_CODES = [
   'not-found', 'bad-request' // for handlers to throw
 ] as const
 export type StreamErrorCode = typeof STREAM_ERROR_CODES[number]
+/** Codes only the asking side can know; in a peer's ERROR frame they read as `protocol`. */
+const LOCAL_ONLY_CODES: readonly string[] = ['closed', 'dial', 'aborted']
 
 export class StreamError extends Error {
   override readonly name = 'StreamError'
@@ -224,7 +226,8 @@ function parseErrorFrame (frame: Uint8Array): StreamError {
     const { code, message } = JSON.parse(utf8Text(frame.subarray(1)))
     if (typeof code === 'string' && typeof message === 'string') {
       // The peer's words end up in notes and on the terminal: one clean line, and only codes we know.
-      const known = (STREAM_ERROR_CODES as readonly string[]).includes(code) ? code as StreamErrorCode : 'protocol'
+      // 'closed', 'dial' and 'aborted' describe this side's own link and signal; a server cannot send them.
+      const known = (STREAM_ERROR_CODES as readonly string[]).includes(code) && !LOCAL_ONLY_CODES.includes(code) ? code as StreamErrorCode : 'protocol'
       return new StreamError(known, `peer: ${safeLine(message, 200)}`, { remote: true })
     }
   } catch {}

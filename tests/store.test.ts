@@ -99,6 +99,29 @@ describe('swarm store', () => {
     expect(again.results({ newest: 1 })).toEqual([r2])
   })
 
+  it('pages sync in (time, id) order: any number of messages in one millisecond, none lost or repeated', async () => {
+    const dir = await tempDir('store-same-ms')
+    const s = await open(dir)
+    const keys = await makeKeys()
+    const sent = new Set<string>()
+    for (let i = 0; i < 250; i++) {
+      const r = await signMessage(rBody({ child: contentHash({ 'train.py': `same ms ${i}` }), time: T0 }), keys.a) as ResultMsg
+      expect(await s.add(r)).toBe(true)
+      sent.add(messageId(r))
+    }
+    const seen: string[] = []
+    let cursor = { since: T0, after: '' }
+    for (let page = 0; page < 10; page++) {
+      const { items, more } = s.since(cursor.since, 100, cursor.after)
+      seen.push(...items.map(m => messageId(m)))
+      if (!more) break
+      const last = items.at(-1)!
+      cursor = { since: last.time, after: messageId(last) }
+    }
+    expect(seen).toHaveLength(250)
+    expect(new Set(seen)).toEqual(sent)
+  })
+
   it('ages out an author\'s old discards, refuses what is over its share, and never its own node\'s words', async () => {
     const dir = join(await tempDir('store'), 'q')
     const [k, other] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])

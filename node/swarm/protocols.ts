@@ -97,14 +97,17 @@ export class SwarmProtocols implements Component {
       const { store } = projectOf(r, stores)
       const since = typeof r.since === 'number' && Number.isFinite(r.since) ? r.since : 0
       const limit = typeof r.limit === 'number' && Number.isInteger(r.limit) ? Math.min(Math.max(r.limit, 1), SYNC_PAGE) : SYNC_PAGE
-      const page = store.since(since, limit)
+      const after = typeof r.after === 'string' && HASH_PATTERN.test(r.after) ? r.after : ''
+      const page = store.since(since, limit, after)
       // The last frame says whether more follows; the others are signed messages as gossiped.
       return [...page.items.map(m => encodeMessage(m)), encode({ more: page.more })]
     })
     await handleRequests(node, LEADERBOARD_PROTOCOL, { maxRequestBytes: 1024, maxResponseBytes: MAX_MESSAGE_BYTES, timeoutMs: PROTOCOL_TIMEOUT_MS, rateLimit: { perPeerPerMinute: LEADERBOARD_RATE_PER_MINUTE } }, async req => {
       const r = parseJson(req, 'leaderboard request')
       const { project, store } = projectOf(r, stores)
-      const track = typeof r.track === 'string' && TRACK_PATTERN.test(r.track) ? r.track : undefined
+      // A track that is not one is a malformed request, not a request for every track.
+      if (r.track !== undefined && (typeof r.track !== 'string' || !TRACK_PATTERN.test(r.track))) throw new StreamError('protocol', 'track must be a track name such as cpu or gpu-h100')
+      const track = r.track as string | undefined
       const limit = typeof r.limit === 'number' && Number.isInteger(r.limit) ? Math.min(Math.max(r.limit, 1), LEADERBOARD_MAX_ROWS) : LEADERBOARD_MAX_ROWS
       return boardEvidence(store, this.init.board?.(project, { track, limit }).map(row => row.result) ?? claimedKeeps(store, track, limit)).map(m => encodeMessage(m))
     })
@@ -179,26 +182,28 @@ export async function fetchContent (c: SwarmComponents, peer: PeerId, project: s
 export async function syncFrom (c: SwarmComponents, peer: PeerId, project: string, since: number, accept: (m: ResultMsg | AttestationMsg) => Promise<boolean>, signal?: AbortSignal): Promise<{ added: number, rejected: number, pages: number }> {
   let added = 0
   let rejected = 0
-  let cursor = since
+  // Pages go on from the last message received, in (time, id) order: any number of messages may share a millisecond.
+  let cursor: { time: number, id?: string } = { time: since }
   for (let page = 1; page <= SYNC_MAX_PAGES; page++) {
-    const frames = await request(streamNode(c), peer, SYNC_PROTOCOL, encode({ project, since: cursor, limit: SYNC_PAGE }), { maxResponseBytes: MAX_MESSAGE_BYTES, maxFrames: SYNC_PAGE + 1, timeoutMs: PROTOCOL_TIMEOUT_MS, signal })
+    const query = cursor.id != null ? { project, since: cursor.time, after: cursor.id, limit: SYNC_PAGE } : { project, since: cursor.time, limit: SYNC_PAGE }
+    const frames = await request(streamNode(c), peer, SYNC_PROTOCOL, encode(query), { maxResponseBytes: MAX_MESSAGE_BYTES, maxFrames: SYNC_PAGE + 1, timeoutMs: PROTOCOL_TIMEOUT_MS, signal })
     const tail = frames.pop()
     const more = tail != null && parseJson(tail, 'sync answer').more === true
-    let newest = cursor
-    let fresh = 0
+    let last = cursor
     for (const f of frames) {
       try {
         const m = await decodeMessage(f, { expectProject: project })
         if (m.kind !== 'result' && m.kind !== 'attestation') { rejected++; continue }
-        newest = Math.max(newest, m.time)
-        if (await accept(m)) { added++; fresh++ }
+        const id = messageId(m)
+        if (m.time > last.time || (m.time === last.time && (last.id == null || id > last.id))) last = { time: m.time, id }
+        if (await accept(m)) added++
       } catch {
         rejected++
       }
     }
-    // Pages overlap at equal times; a page with nothing new and no progress ends it.
-    if (!more || (fresh === 0 && newest === cursor)) return { added, rejected, pages: page }
-    cursor = newest
+    // A server that ignores `after` (or sends nothing usable) makes no progress: stop rather than ask forever.
+    if (!more || (last.time === cursor.time && last.id === cursor.id)) return { added, rejected, pages: page }
+    cursor = last
   }
   return { added, rejected, pages: SYNC_MAX_PAGES }
 }

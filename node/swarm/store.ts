@@ -367,9 +367,12 @@ export class SwarmStore {
     return this.guarded('messages by content', [], () => this.parseAll(this.sql.byChild.all(hash) as Row[]))
   }
 
-  /** Results and attestations created at or after `since` (by their own time), oldest first, for `sync`. */
-  since (since: number, limit: number): { items: Array<ResultMsg | AttestationMsg>, more: boolean } {
-    const rows = this.guarded('a sync page', [], () => this.sql.since.all(since, limit + 1) as Row[])
+  /**
+   * Results and attestations created at or after `since` (by their own time), in (time, id) order, for
+   * `sync`; with `after` (a message id), only those after (since, after) in that order.
+   */
+  since (since: number, limit: number, after = ''): { items: Array<ResultMsg | AttestationMsg>, more: boolean } {
+    const rows = this.guarded('a sync page', [], () => this.sql.since.all(since, since, after, limit + 1) as Row[])
     return { items: this.parseAll(rows.slice(0, limit)), more: rows.length > limit }
   }
 
@@ -481,7 +484,8 @@ function prepare (db: Db) {
     attestations: p("SELECT seq, id, body, received FROM messages WHERE kind = 'attestation' ORDER BY seq"),
     attestationsOf: p("SELECT seq, id, body, received FROM messages WHERE kind = 'attestation' AND result = ? ORDER BY seq"),
     byChild: p('SELECT seq, id, body, received FROM messages WHERE child = ? ORDER BY seq'),
-    since: p('SELECT seq, id, body, received FROM messages WHERE time >= ? ORDER BY time, id LIMIT ?'),
+    // After (since, after) in (time, id) order: a page boundary inside one millisecond loses nothing.
+    since: p('SELECT seq, id, body, received FROM messages WHERE time >= ? AND (time > ? OR id > ?) ORDER BY time, id LIMIT ?'),
     putBest: p('INSERT INTO best (track, body, child, updated) VALUES (?, ?, ?, ?) ON CONFLICT (track) DO UPDATE SET body = excluded.body, child = excluded.child, updated = excluded.updated'),
     dropBest: p('DELETE FROM best WHERE track = ?'),
     contentSize: p('SELECT bytes FROM content WHERE hash = ?'),

@@ -76,8 +76,10 @@ export class SyncScheduler implements Component {
     if (this.controller != null) return
     this.controller = new AbortController()
     this.components.events.addEventListener('peer:identify', this.onIdentify)
-    // Peers identified before we started count too.
+    // Peers identified before we started count too, over a direct link (a relayed one is limited: sync waits for the upgrade).
+    const direct = new Set(this.components.connectionManager.getConnections().filter(c => c.status === 'open' && c.limits == null).map(c => c.remotePeer.toString()))
     for (const p of connectedPeers(this.components)) {
+      if (!direct.has(p.toString())) continue
       void this.components.peerStore.get(p).then(info => { if (info.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(p.toString()) }, () => {})
     }
   }
