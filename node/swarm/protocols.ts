@@ -146,15 +146,21 @@ function claimedKeeps (store: SwarmStore, track: string | undefined, limit: numb
   return [...perTrack.values()].flatMap(list => list.sort((a, b) => a.val_bpb! - b.val_bpb!).slice(0, limit)).map(r => messageId(r))
 }
 
-/** Each row's result, then the attestations of it (reproductions first), as signed. */
+/** Each row's result, then what backs its content (others' keeps of it, then attestations, reproductions first), as signed. */
 function boardEvidence (store: SwarmStore, ids: string[]): Array<ResultMsg | AttestationMsg> {
   const out: Array<ResultMsg | AttestationMsg> = []
   for (const id of ids) {
     const r = store.get(id)?.msg
     if (r?.kind !== 'result') continue
-    const atts = store.attestations(id).sort((a, b) => Number(b.ok) - Number(a.ok)).slice(0, LEADERBOARD_ATTESTATIONS_PER_ROW)
-    if (out.length + 1 + atts.length > LEADERBOARD_MAX_FRAMES) break
-    out.push(r, ...atts)
+    // Everything that backs the row's content, as the server weighed it: other peers' keeps of the
+    // same content (a reproducer publishes its own) and the attestations of any of them.
+    const same = store.byChild(r.child).filter(m => m.project === r.project && m.track === r.track && messageId(m) !== id)
+    const keeps = same.filter((m): m is ResultMsg => m.kind === 'result' && m.status === 'keep')
+    const atts = same.filter((m): m is AttestationMsg => m.kind === 'attestation').sort((a, b) => Number(b.ok) - Number(a.ok))
+    const backing = [...keeps, ...atts].slice(0, LEADERBOARD_ATTESTATIONS_PER_ROW)
+    // A row that does not fit is left out; a smaller one after it may still fit.
+    if (out.length + 1 + backing.length > LEADERBOARD_MAX_FRAMES) continue
+    out.push(r, ...backing)
   }
   return out
 }
