@@ -9,6 +9,7 @@ import { adoptionSnapshot, runLoop, type LoopEvent } from '../../trainer/loop.ts
 import { wireHardware } from '../../trainer/hardware.ts'
 import { marginInForce } from '../../trainer/noise.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
+import { seedFor } from '../../trainer/proposers/mutation.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
 import { Sandbox, sandboxLine } from '../../trainer/sandbox/index.ts'
@@ -147,12 +148,12 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
     let proposerLine = 'proposer: none (this node only reproduces what the swarm finds)'
     let maxRepairs = opts.maxRepairs
     if (opts.proposer === 'mutation') {
-      proposer = new MutationProposer(opts.seed)
+      proposer = new MutationProposer(opts.seed ?? seedFor(identity.peerId))
       proposerLine = 'proposer: mutation (random search over the constants of the editable files)'
     } else if (opts.proposer === 'auto') {
       try {
         const made = createProposer({ llmBaseUrl: opts.llmBaseUrl, model: opts.model, apiKeyFile: opts.llmApiKeyFile, agentCmd: opts.agentCmd, agentTimeoutS: opts.agentTimeout, maxRepairs: opts.maxRepairs, contextTokens: opts.llmContext, env: process.env }, {
-          seed: opts.seed,
+          seed: opts.seed ?? seedFor(identity.peerId),
           requestTimeoutMs: opts.llmTimeout != null ? opts.llmTimeout * 1000 : undefined,
           log: (level, message) => render.onEvent({ type: 'log', level, message })
         })
@@ -161,7 +162,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
         maxRepairs = made.maxRepairs
         if (made.kind !== 'mutation' && !sandbox.foreignAllowed) {
           // The LLM's or agent's edits are code this node did not write: without a cage they do not run.
-          proposer = new MutationProposer(opts.seed)
+          proposer = new MutationProposer(opts.seed ?? seedFor(identity.peerId))
           proposerLine = `proposer: mutation (the ${made.kind === 'llm' ? 'LLM' : 'agent'} is configured, but its candidates do not run without a sandbox; --unsafe-no-sandbox runs them)`
         }
       } catch (err) {
@@ -190,11 +191,12 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       if (service != null) chain = chain.then(() => service.onLoopEvent(e)).catch(err => out.event('log', { level: 'warn', message: `publish failed: ${err.message}` }, `warning: publish failed: ${err.message}`))
     }
     const store = swarm?.store
+    const tried = swarm?.service.tried
     await runLoop({
       session,
       proposer,
       inbox: swarm?.service.inbox,
-      swarm: store != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId } : undefined,
+      swarm: store != null && tried != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId, tried: parent => tried.tried(parent) } : undefined,
       maxRepairs,
       signal: controller.signal,
       onEvent,

@@ -69,6 +69,12 @@ export interface ProposeContext {
   history: PastExperiment[]
   /** Content hashes already tried against this baseline. */
   tried: Set<string>
+  /**
+   * The swarm-wide "tried" view of this baseline: what trusted peers ran on
+   * it or are running now (content hash -> what came of it, in words). Every
+   * proposer skips these as it skips `tried`.
+   */
+  swarmTried?: ReadonlyMap<string, string>
   signal?: AbortSignal
   /** Content hash of the baseline: what peers' results and claims name as their parent. */
   baselineContent?: string
