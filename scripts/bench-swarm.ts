@@ -75,7 +75,14 @@ const began = Date.now()
 say(`landscape: start ${facts.start.toFixed(3)}, target ${target}, optimum ${facts.optimum}, noise σ ${facts.sigma}; ${seeds.length} seeds x ${arms.map(a => a.name).join(', ')}, ${seconds} s each`)
 
 const measured: Measured[] = []
-const armLog: Array<{ arm: string, seed: number, ended: ArmRun['ended'], seconds: number, load: [number, number] }> = []
+const armLog: Array<{ arm: string, seed: number, ended: ArmRun['ended'], seconds: number, load: [number, number], meanLoad: number }> = []
+
+/** Samples the load average every 2 s while an arm runs: its mean goes beside every figure of the arm. */
+function loadSampler (): () => number {
+  const xs = [loadavg()[0]!]
+  const t = setInterval(() => xs.push(loadavg()[0]!), 2000)
+  return () => { clearInterval(t); xs.push(loadavg()[0]!); return xs.reduce((a, b) => a + b, 0) / xs.length }
+}
 try {
   for (const seed of seeds) {
     // Rotate the order of arms per seed, so a drift in the machine's load falls on every arm alike.
@@ -84,7 +91,9 @@ try {
       const load0 = loadavg()[0]!
       const t = Date.now()
       say(`${spec.name} seed ${seed}: starting ${spec.groups.reduce((a, b) => a + b, 0)} nodes (load ${load0.toFixed(1)})`)
+      const sampled = loadSampler()
       const arm = await runArm({ spec, seed, seconds, target, project, root, logs: args.logs!, scorer, say })
+      const meanLoad = sampled()
       // Score every baseline and keep the arm recorded (most already are).
       for (const n of arm.nodes) {
         for (const e of n.events) {
@@ -92,9 +101,9 @@ try {
         }
       }
       const load1 = loadavg()[0]!
-      armLog.push({ arm: spec.name, seed, ended: arm.ended, seconds: (arm.endedAt - t) / 1000, load: [load0, load1] })
-      say(`${spec.name} seed ${seed}: ended (${arm.ended}) after ${((arm.endedAt - t) / 1000).toFixed(0)} s; load ${load1.toFixed(1)}`)
-      measured.push(...measureArm(arm, scorer.values, target, checkpoints))
+      armLog.push({ arm: spec.name, seed, ended: arm.ended, seconds: (arm.endedAt - t) / 1000, load: [load0, load1], meanLoad })
+      say(`${spec.name} seed ${seed}: ended (${arm.ended}) after ${((arm.endedAt - t) / 1000).toFixed(0)} s; load ${load1.toFixed(1)} (mean ${meanLoad.toFixed(1)})`)
+      measured.push(...measureArm(arm, scorer.values, target, checkpoints, meanLoad))
     }
   }
 } finally {
@@ -102,10 +111,10 @@ try {
 }
 
 const rows = summarise(measured, seeds, checkpoints, seconds)
-const loads = armLog.flatMap(a => a.load)
+const loads = armLog.map(a => a.meanLoad)
 say('')
 say(table(rows, seconds, checkpoints))
-say(`\nload average (1 min) at arm starts and ends: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on 2 cores; whole benchmark ${((Date.now() - began) / 60000).toFixed(1)} min`)
+say(`\nload average (1 min, sampled every 2 s) over the arms: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)}, per arm ${armLog.map(a => `${a.arm}/${a.seed} ${a.meanLoad.toFixed(1)}`).join(', ')} (2 cores); whole benchmark ${((Date.now() - began) / 60000).toFixed(1)} min`)
 await mkdir(dirname(args['json-out']!), { recursive: true })
 await writeFile(args['json-out']!, JSON.stringify({ landscape: { ...facts, target }, seconds, seeds, arms: armLog, rows, groups: measured }, null, 2) + '\n')
 say(`figures: ${args['json-out']}; node event logs: ${args.logs}/`)
