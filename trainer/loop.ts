@@ -403,7 +403,7 @@ async function verifyByUse (o: LoopOptions): Promise<boolean> {
   if (check.state !== 'suspect') return true
   const { adopted, first } = check
   const claimed = figureOf(adopted)
-  o.onEvent({ type: 'log', level: 'warn', message: `the first experiment on the adopted baseline measured ${figureOf(first)?.toFixed(4)}, far from the ${claimed?.toFixed(4)} it was adopted at: re-measuring the baseline` })
+  o.onEvent({ type: 'log', level: 'warn', message: `the first experiments on the adopted baseline measured ${first.map(r => figureOf(r)?.toFixed(4)).join(' and ')}, far from the ${claimed?.toFixed(4)} it was adopted at: re-measuring the baseline` })
   const seq = nextSeq(s)
   const startedAt = Date.now()
   const origin: ExperimentOrigin = { ...adopted.origin!, how: 'verify' }

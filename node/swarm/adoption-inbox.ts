@@ -19,12 +19,12 @@ import { claimedFigure, contentHash, messageId, type ResultMsg } from '../../pro
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
 import type { ExperimentOrigin } from '../../trainer/results-log.ts'
 import { stackChange } from '../../trainer/stack.ts'
-import { claimedGain, considerResult, considerStack, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
+import { claimedGain, considerResult, considerStack, reproduceRank, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
   ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
-  UNVERIFIED_EVERY
+  REPRODUCE_STAGGER_MS, UNVERIFIED_EVERY
 } from './constants.ts'
 import { fetchContent } from './protocols.ts'
 import type { SwarmStore } from './store.ts'
@@ -59,6 +59,10 @@ interface Pending {
   state: 'waiting' | 'fetching' | 'ready'
   /** Its change was stacked here, or cannot be: never again. */
   stacked: boolean
+  /** When it was offered: turns to reproduce it are counted from here. */
+  at: number
+  /** This node's turn to reproduce it (ms epoch), once worked out. */
+  turnAt?: number
 }
 
 /** A stacked candidate worked out for one baseline: its files, or why there is none. */
@@ -129,7 +133,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       this.pending.delete(worst.id)
     }
     // Our own content is in the store already.
-    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false })
+    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false, at: Date.now() })
     this.pump()
     this.wake()
     return null
@@ -247,8 +251,25 @@ export class SwarmInbox implements AdoptionInbox, Component {
       largestGain: this.snapshot.largestGain,
       budget,
       member: trust.member(r.author),
-      runningBy: tried.runningNow(r.child, [r.author])
+      runningBy: tried.runningNow(r.child, [r.author]),
+      turnIn: this.turnIn(p)
     }
+  }
+
+  /**
+   * How long until it is our turn to reproduce `p` for the swarm, among the
+   * trusted peers connected now (their attestation would be evidence here);
+   * the loop is woken when the turn comes.
+   */
+  private turnIn (p: Pending): number {
+    const { trust, self } = this.init
+    if (p.turnAt == null) {
+      const peers = connectedPeers(this.components).map(x => x.toString()).filter(x => x !== p.result.author && trust.attesterWeight(x) > 0 && !trust.distrusted(x))
+      p.turnAt = p.at + reproduceRank(p.id, self, peers) * REPRODUCE_STAGGER_MS
+      const wait = p.turnAt - Date.now()
+      if (wait > 0) setTimeout(() => { this.wake() }, wait).unref?.()
+    }
+    return Math.max(0, p.turnAt - Date.now())
   }
 
   /** Adopt, reproduce or leave this result; our own results are only ever stacked. */

@@ -62,6 +62,8 @@ export interface Facts {
   member?: boolean
   /** A trusted peer (not the author) claims to be running this content now: its attestation is on the way. */
   runningBy?: string | null
+  /** Milliseconds until it is this node's turn to reproduce it for the swarm (`reproduceRank`); 0 or absent: now. */
+  turnIn?: number
 }
 
 /** What stacking a result needs to know besides Facts. */
@@ -70,6 +72,25 @@ export interface StackFacts extends Facts {
   parentInLineage: boolean
   /** This node applied (or tried to apply) this result's change before: once is enough. */
   stackedBefore: boolean
+}
+
+/**
+ * The order in which the trusted peers that could reproduce a result take
+ * their turn (this node's place in it, 0 first): fixed by the result and the
+ * peer ids, the same on every node, so two of them never start it at the
+ * same moment. Each waits its place times REPRODUCE_STAGGER_MS for an earlier
+ * one's claim before it runs the result itself.
+ */
+export function reproduceRank (resultId: string, self: string, peers: readonly string[]): number {
+  const key = (p: string): number => fnv1a(`${resultId}:${p}`)
+  const mine = key(self)
+  return new Set(peers.filter(p => p !== self && (key(p) < mine || (key(p) === mine && p < self)))).size
+}
+
+function fnv1a (text: string): number {
+  let h = 2166136261
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619)
+  return h >>> 0
 }
 
 /** A keep its author confirmed with a second run (the loop records both runs in its metrics). */
@@ -130,6 +151,7 @@ export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
   const why = `claims ${figure.toFixed(4)} vs our ${me.baseline.toFixed(4)}`
   // One reproduction for the swarm: a trusted peer's attestation will be evidence here.
   if (f.runningBy != null) return { action: 'wait', reason: `peer ${f.runningBy.slice(-8)} is reproducing it for the swarm` }
+  if ((f.turnIn ?? 0) > 0) return { action: 'wait', reason: 'a trusted peer goes first: its claim, then its attestation, may make our run needless' }
   if (f.standing === 'verified' || f.member === true) return { action: 'reproduce', reason: why }
   return rationed(me, f, me.baseline - figure, why, 'reproduce')
 }

@@ -73,6 +73,13 @@ export const NEW_AUTHOR_EVERY = 5
  */
 export const AWAIT_VERDICT_MAX_MS = 10 * 60_000
 /**
+ * Reproducing a result for the swarm goes by turns among the trusted peers
+ * connected (adoption.ts: reproduceRank): each waits this long per place for
+ * an earlier peer's claim, so one runs it and the others adopt on its
+ * attestation. Enough for a claim to cross the swarm.
+ */
+export const REPRODUCE_STAGGER_MS = 2_000
+/**
  * A claimed gain this far beyond the largest gain this node has verified waits
  * for a trusted peer's reproduction before this node spends a run on it: more
  * than FAR_GAIN_FACTOR x that gain and more than FAR_GAIN_MARGINS noise margins.
