@@ -30,6 +30,12 @@ function positiveInt (v: string): number {
   return n
 }
 
+function nonNegativeNumber (v: string): number {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0')
+  return n
+}
+
 function nonNegativeInt (v: string): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0')
@@ -80,6 +86,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--tag <tag>', 'run tag: experiments go on the git branch swarm/<tag>', runTag, 'main')
     .option('--max-experiments <n>', 'stop after n experiments (default: run until stopped)', positiveInt)
     .option('--no-confirm', 'keep a candidate after one run instead of confirming it with a second run')
+    .option('--decisive <margins>', 'keep on one run a candidate this many noise margins better than the baseline (default 4; 0 = always confirm)', nonNegativeNumber)
     .option('--measure-noise', 'run the baseline again at start and set the noise margin from the spread (the first baseline always does)')
     .option('--noise-runs <n>', 'runs of the baseline when measuring the noise (default 3; 1 = keep swarm.json\'s noise_margin)', positiveInt)
     .addOption(new Option('--seed <n>', 'seed of the mutation proposer (default: from the peer id)').argParser(positiveInt))

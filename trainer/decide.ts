@@ -15,10 +15,20 @@
 
 export type Verdict = 'confirm' | 'keep' | 'discard'
 
-/** First look at a candidate's figure: worth a confirming run, or discarded. */
-export function firstLook (value: number, baseline: number, margin: number, confirm: boolean): Verdict {
+/**
+ * A first run this many margins better than the baseline is kept without a
+ * confirming run. The margin is at least twice the measured noise, so such a
+ * gain is eight standard deviations of it: no lucky draw. The second run is
+ * the one step of a keep that parallel nodes cannot share, so a swarm's pace
+ * is bounded by it wherever it is spent without need.
+ */
+export const DECISIVE_MARGINS = 4
+
+/** First look at a candidate's figure: worth a confirming run, kept (decisively better, or confirmation off), or discarded. */
+export function firstLook (value: number, baseline: number, margin: number, confirm: boolean, decisive = DECISIVE_MARGINS): Verdict {
   if (!(value < baseline - margin)) return 'discard'
-  return confirm ? 'confirm' : 'keep'
+  if (!confirm || (decisive > 0 && value <= baseline - decisive * margin)) return 'keep'
+  return 'confirm'
 }
 
 /** After the confirming run: keep only if the improvement is not a lucky draw. */

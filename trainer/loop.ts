@@ -9,7 +9,7 @@ import { contentHash, figureOf, type ClaimMsg, type ResultMsg } from '../protoco
 import { BASELINE_STATUSES, useCheck } from './adopted.ts'
 import { refusal } from './admission.ts'
 import { CandidateRejected, checkCandidate } from './check.ts'
-import { afterConfirm, claimHolds, firstLook, mean } from './decide.ts'
+import { DECISIVE_MARGINS, afterConfirm, claimHolds, firstLook, mean } from './decide.ts'
 import { measure, type Measurement } from './measure.ts'
 import { NOISE_RUNS, describeMargin, marginInForce, measurement } from './noise.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
@@ -89,6 +89,8 @@ export interface LoopOptions {
   onEvent: (e: LoopEvent) => void
   /** Re-run a promising candidate before keeping it (default true). */
   confirm?: boolean
+  /** A first run this many noise margins better is kept without a second (default DECISIVE_MARGINS; 0: always confirm). */
+  decisive?: number
   /** Stop after this many experiments (baseline excluded); default: forever. */
   maxExperiments?: number
   /** What the swarm tried and is trying, shown to the proposer. */
@@ -288,8 +290,10 @@ async function experiment (o: LoopOptions, proposal: Proposal, proposer: string,
   const refused = refusal({ proposer, adopted: origin != null, baseline: s.baseline.files, candidate: files, policy: s.project.manifest.policy, sandbox: s.sandbox })
   if (refused != null) o.onEvent({ type: 'log', level: 'warn', message: `candidate refused: ${refused}` })
   let m = refused != null ? notRun(refused) : await runOnce(o, seq, 'candidate')
-  let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false) : 'discard'
+  let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false, o.decisive) : 'discard'
   let figures = m.value == null ? [] : [m.value]
+  // Kept on one run although confirmation is on: decisively better (decide.ts).
+  const decisive = verdict === 'keep' && o.confirm !== false
   if (verdict === 'confirm') {
     o.onEvent({ type: 'log', level: 'info', message: `promising (${m.value!.toFixed(4)} vs ${before!.toFixed(4)}): confirming with a second run` })
     const again = await runOnce(o, seq, 'confirm')
@@ -310,6 +314,7 @@ async function experiment (o: LoopOptions, proposal: Proposal, proposer: string,
   const status: ExperimentRecord['status'] = m.status === 'ok' ? (verdict === 'keep' ? 'keep' : 'discard') : m.status === 'invalid' ? 'invalid' : 'crash'
   const fields = recordFields(m)
   if (figures.length === 2) fields.metrics = { ...fields.metrics, first_run: figures[0]!, confirm_run: figures[1]! }
+  if (decisive) fields.metrics = { ...fields.metrics, decisive_margins: o.decisive ?? DECISIVE_MARGINS }
   const value = figures.length > 0 ? mean(figures) : null
   const rec: ExperimentRecord = {
     ...baseRecord(s, seq, startedAt), commit, parent: s.baseline.commit, status, description: proposal.description, proposer,

@@ -35,6 +35,8 @@ export interface StartOptions extends NetworkFlags {
   tag: string
   maxExperiments?: number
   confirm: boolean
+  /** Noise margins of gain that keep a candidate on one run (0: always confirm). */
+  decisive?: number
   measureNoise?: boolean
   noiseRuns?: number
   seed?: number
@@ -201,6 +203,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       signal: controller.signal,
       onEvent,
       confirm: opts.confirm,
+      decisive: opts.decisive,
       maxExperiments: opts.maxExperiments,
       measureNoise: opts.measureNoise,
       noiseRuns: opts.noiseRuns

@@ -59,10 +59,6 @@ interface Pending {
   state: 'waiting' | 'fetching' | 'ready'
   /** Its change was stacked here, or cannot be: never again. */
   stacked: boolean
-  /** When it was offered: turns to reproduce it are counted from here. */
-  at: number
-  /** This node's turn to reproduce it (ms epoch), once worked out. */
-  turnAt?: number
 }
 
 /** A stacked candidate worked out for one baseline: its files, or why there is none. */
@@ -88,6 +84,8 @@ export class SwarmInbox implements AdoptionInbox, Component {
   private awaiting: { result: string, experiments: number, at: number } | null = null
   /** Merges worked out, per result and baseline content. */
   private readonly merges = new Map<string, Stacked>()
+  /** This node's turn (ms epoch) to run a result's content or change for the swarm, per result (and baseline, for a stack). */
+  private readonly turns = new Map<string, number>()
 
   constructor (private readonly components: SwarmComponents, private readonly init: SwarmInboxInit) {
     this.log = components.logger.forComponent('swarm-node:adoption-inbox')
@@ -133,7 +131,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       this.pending.delete(worst.id)
     }
     // Our own content is in the store already.
-    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false, at: Date.now() })
+    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false })
     this.pump()
     this.wake()
     return null
@@ -252,24 +250,30 @@ export class SwarmInbox implements AdoptionInbox, Component {
       budget,
       member: trust.member(r.author),
       runningBy: tried.runningNow(r.child, [r.author]),
-      turnIn: this.turnIn(p)
+      turnIn: this.turnIn(p.id, p)
     }
   }
 
   /**
-   * How long until it is our turn to reproduce `p` for the swarm, among the
-   * trusted peers connected now (their attestation would be evidence here);
-   * the loop is woken when the turn comes.
+   * How long until it is our turn to run `p`'s content (or, keyed by the
+   * baseline too, its change on our baseline) for the swarm, among the
+   * trusted peers connected now: the first to start claims it, and its
+   * result or attestation is evidence for the others. The loop is woken when
+   * the turn comes.
    */
-  private turnIn (p: Pending): number {
+  private turnIn (key: string, p: Pending): number {
+    // Counted from when this node first looks: peers look within moments of each other, and a claim covers the rest.
     const { trust, self } = this.init
-    if (p.turnAt == null) {
+    let at = this.turns.get(key)
+    if (at == null) {
       const peers = connectedPeers(this.components).map(x => x.toString()).filter(x => x !== p.result.author && trust.attesterWeight(x) > 0 && !trust.distrusted(x))
-      p.turnAt = p.at + reproduceRank(p.id, self, peers) * REPRODUCE_STAGGER_MS
-      const wait = p.turnAt - Date.now()
+      at = Date.now() + reproduceRank(key, self, peers) * REPRODUCE_STAGGER_MS
+      if (this.turns.size > 1024) this.turns.clear()
+      this.turns.set(key, at)
+      const wait = at - Date.now()
       if (wait > 0) setTimeout(() => { this.wake() }, wait).unref?.()
     }
-    return Math.max(0, p.turnAt - Date.now())
+    return Math.max(0, at - Date.now())
   }
 
   /** Adopt, reproduce or leave this result; our own results are only ever stacked. */
@@ -318,6 +322,8 @@ export class SwarmInbox implements AdoptionInbox, Component {
       return null
     }
     if (this.init.tried.runningNow(made.content) != null) return null
+    // Peers on this baseline work out the same candidate: one runs it, by turns.
+    if (this.turnIn(key, p) > 0) return null
     p.stacked = true
     this.spend(p, false)
     const lineage = { author: r.author, result: p.id, parent: r.parent, child: r.child }

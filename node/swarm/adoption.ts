@@ -23,6 +23,7 @@ import { FAR_GAIN_FACTOR, FAR_GAIN_MARGINS } from './constants.ts'
 
 // The claim rule lives beside the keep rule (trainer/decide.ts): one place judges keep and attest.
 export { claimHolds, reproductionTolerance, reproductionVerdict } from '../../trainer/decide.ts'
+import { DECISIVE_MARGINS } from '../../trainer/decide.ts'
 
 export type Decision =
   /** Take it as our baseline with no run here: the evidence stands in for our run. */
@@ -93,9 +94,16 @@ function fnv1a (text: string): number {
   return h >>> 0
 }
 
-/** A keep its author confirmed with a second run (the loop records both runs in its metrics). */
-export function confirmedKeep (r: ResultMsg): boolean {
-  return r.status === 'keep' && typeof r.metrics.first_run === 'number' && typeof r.metrics.confirm_run === 'number'
+/**
+ * A keep that passed the keep rule's confirmation: a second run (the loop
+ * records both in its metrics), or a gain so far beyond our margin that the
+ * rule keeps it on one run (trainer/decide.ts: DECISIVE_MARGINS).
+ */
+export function confirmedKeep (r: ResultMsg, margin: number): boolean {
+  if (r.status !== 'keep') return false
+  if (typeof r.metrics.first_run === 'number' && typeof r.metrics.confirm_run === 'number') return true
+  const gain = claimedGain(r)
+  return gain != null && gain >= DECISIVE_MARGINS * margin
 }
 
 /** The gain a keep claims over the baseline it was made on; null when it does not say. */
@@ -110,11 +118,11 @@ export function claimedGain (r: ResultMsg): number | null {
  * attesters' reproductions (their median figure), or a private swarm member's
  * confirmed keep (its figure). Free keys never get here: they weigh nothing.
  */
-export function evidenceInPlaceOfARun (r: ResultMsg, f: Pick<Facts, 'evidence' | 'member'>): { figure: number, words: string } | null {
+export function evidenceInPlaceOfARun (r: ResultMsg, f: Pick<Facts, 'evidence' | 'member'>, margin: number): { figure: number, words: string } | null {
   const e = f.evidence
   if (e.kind === 'reproduced' && e.figure != null) return { figure: e.figure, words: `reproduced by ${e.reproducers} trusted peer${e.reproducers === 1 ? '' : 's'}` }
   const figure = claimedFigure(r)
-  if (f.member === true && e.kind === 'claimed' && e.failed === 0 && figure != null && confirmedKeep(r)) return { figure, words: 'a member\'s confirmed keep' }
+  if (f.member === true && e.kind === 'claimed' && e.failed === 0 && figure != null && confirmedKeep(r, margin)) return { figure, words: 'a member\'s confirmed keep' }
   return null
 }
 
@@ -146,7 +154,7 @@ export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
   const figure = reproduced ? f.evidence.figure : claimedFigure(r)
   if (figure == null || me.baseline == null) return { action: 'ignore', reason: 'no figure to compare' }
   if (!(figure < me.baseline - me.margin)) return { action: 'ignore', reason: `${reproduced ? 'reproduced at' : 'claims'} ${figure.toFixed(4)}, not better than our ${me.baseline.toFixed(4)}` }
-  const evidence = evidenceInPlaceOfARun(r, f)
+  const evidence = evidenceInPlaceOfARun(r, f, me.margin)
   if (evidence != null) return { action: 'adopt', reason: `${evidence.words} at ${evidence.figure.toFixed(4)} vs our ${me.baseline.toFixed(4)}`, figure: evidence.figure }
   const why = `claims ${figure.toFixed(4)} vs our ${me.baseline.toFixed(4)}`
   // One reproduction for the swarm: a trusted peer's attestation will be evidence here.
