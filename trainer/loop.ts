@@ -13,7 +13,7 @@ import { DECISIVE_MARGINS, afterConfirm, claimHolds, firstLook, mean } from './d
 import { measure, type Measurement } from './measure.ts'
 import { NOISE_RUNS, describeMargin, marginInForce, measurement } from './noise.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
-import type { CrashReport, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
+import type { CrashReport, PeerCrash, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
 import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
 import { lineageTrailers, type Lineage } from './stack.ts'
@@ -79,6 +79,8 @@ export interface SwarmView {
    * on it (or are running now), content hash -> what came of it, in words.
    */
   tried? (parent: string): ReadonlyMap<string, string>
+  /** Trusted peers' crashes, with the files each was made on (the mutation proposer's crash memory). */
+  crashes? (): readonly PeerCrash[]
 }
 
 export interface LoopOptions {
@@ -234,6 +236,7 @@ async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
     })),
     tried: triedAgainst(s),
     swarmTried: o.swarm?.tried?.(s.baseline.content),
+    swarmCrashes: o.swarm?.crashes?.(),
     signal: o.signal,
     baselineContent: s.baseline.content,
     baselineValue: s.baseline.value,

@@ -109,7 +109,7 @@ export class SwarmService implements Component {
     this.loop = { baselineContent: init.initial.baseline.content, baselineValue: init.initial.baseline.value, experiments: init.initial.experiments, kept: init.initial.kept, current: null, margin: init.initial.margin }
     // The claim rule's tolerance follows the margin in force: measured at the first baseline, carried by every record.
     this.trust = new TrustBook({ self: init.peerId, margin: () => this.loop.margin, privateSwarm: init.privateSwarm })
-    this.tried = new TriedView({ self: init.peerId, trust: this.trust, claims: () => store.claims() })
+    this.tried = new TriedView({ self: init.peerId, trust: this.trust, claims: () => store.claims(), content: async hash => await store.getContent(hash) })
     for (const m of store.results()) {
       this.trust.add(m)
       this.tried.add(m)

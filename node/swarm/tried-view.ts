@@ -10,13 +10,19 @@
  * search of every node that listened.
  */
 import type { ClaimMsg, ResultMsg } from '../../protocol/index.ts'
+import type { PeerCrash } from '../../trainer/proposers/types.ts'
 import type { TrustBook } from './trust.ts'
+
+/** Crashes of peers remembered for the proposer (the latest). */
+const MAX_CRASHES = 200
 
 export interface TriedViewInit {
   self: string
   trust: Pick<TrustBook, 'attesterWeight' | 'distrusted'>
   /** The latest claim of every peer (the store keeps them). */
   claims: () => ClaimMsg[]
+  /** The editable files of a content, when this node holds them (the store's content). */
+  content?: (hash: string) => Promise<Record<string, string> | null>
 }
 
 /** Enough of a result to say what came of it. */
@@ -25,15 +31,29 @@ interface Ran { author: string, status: ResultMsg['status'], description: string
 export class TriedView {
   /** parent content -> child content -> every peer's run of it (in arrival order). */
   private readonly byParent = new Map<string, Map<string, Ran[]>>()
+  private readonly peerCrashes: Array<PeerCrash & { author: string }> = []
 
   constructor (private readonly init: TriedViewInit) {}
 
+  /** Trusted peers' crashes whose baseline's files this node holds: the mutation proposer remembers them across baselines. */
+  crashes (): PeerCrash[] {
+    return this.peerCrashes.filter(c => this.trusted(c.author))
+  }
+
   add (r: ResultMsg): void {
+    if (r.status === 'crash' && r.author !== this.init.self) void this.rememberCrash(r)
     let children = this.byParent.get(r.parent)
     if (children == null) this.byParent.set(r.parent, children = new Map())
     const runs = children.get(r.child) ?? []
     if (!runs.some(x => x.author === r.author && x.status === r.status)) runs.push({ author: r.author, status: r.status, description: r.description })
     children.set(r.child, runs)
+  }
+
+  private async rememberCrash (r: ResultMsg): Promise<void> {
+    const parentFiles = await this.init.content?.(r.parent).catch(() => null)
+    if (parentFiles == null) return
+    this.peerCrashes.push({ author: r.author, description: r.description, reason: r.reason, parentFiles })
+    if (this.peerCrashes.length > MAX_CRASHES) this.peerCrashes.shift()
   }
 
   private trusted (peer: string): boolean {

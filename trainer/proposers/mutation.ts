@@ -168,14 +168,47 @@ export const withinFileConditions: OptionFilter = (o, { facts }) => {
 /** Never a change that crashed before in the same surroundings, whichever baseline it was tried on. */
 export const notKnownCrash: OptionFilter = (o, { ctx }) => {
   const ctxOf = JSON.stringify(o.mutation.context ?? {})
-  for (const h of ctx.history) {
-    const m = h.detail?.mutation as Mutation | undefined
-    if (h.status !== 'crash' || m == null || m.context == null || CIRCUMSTANTIAL_CRASH.test(h.reason ?? '')) continue
+  const crashes = [
+    ...ctx.history.filter(h => h.status === 'crash').map(h => ({ m: h.detail?.mutation as Mutation | undefined, reason: h.reason, where: '' })),
+    ...peerCrashes(ctx).map(c => ({ ...c, where: ' on a peer' }))
+  ]
+  for (const { m, reason, where } of crashes) {
+    if (m == null || m.context == null || CIRCUMSTANTIAL_CRASH.test(reason ?? '')) continue
     if (m.file === o.mutation.file && m.name === o.mutation.name && m.to === o.mutation.to && JSON.stringify(m.context) === ctxOf) {
-      return `crashed before with the same ${Object.keys(m.context).join(', ') || 'surroundings'} (${h.reason ?? 'crash'})`
+      return `crashed before${where} with the same ${Object.keys(m.context).join(', ') || 'surroundings'} (${reason ?? 'crash'})`
     }
   }
   return null
+}
+
+const MUTATION_RE = /^([A-Z][A-Z0-9_]*) (\S+) -> (\S+)$/
+
+/**
+ * The one-constant change a description names ("N_HEAD 4 -> 3"), with its
+ * surroundings read from the file it was made on; null for anything else
+ * (an LLM's or agent's change says nothing a constant filter can use).
+ */
+export function mutationOf (description: string, parentFiles: Record<string, string>, editable: readonly string[]): Mutation | null {
+  const d = MUTATION_RE.exec(description)
+  if (d == null) return null
+  const [, name, from, to] = d as unknown as [string, string, string, string]
+  for (const file of editable) {
+    const text = parentFiles[file]
+    if (text == null || !file.endsWith('.py')) continue
+    const facts = factsOf(text, file)
+    const c = facts.constants.get(name)
+    if (c?.raw === from) return { file, name, from, to, context: contextOf(c, facts) }
+  }
+  return null
+}
+
+/** Trusted peers' crashed mutations, as changes in their surroundings (worked out once per crash). */
+const peerMutations = new WeakMap<object, Mutation | null>()
+function peerCrashes (ctx: ProposeContext): Array<{ m: Mutation | undefined, reason: string }> {
+  return (ctx.swarmCrashes ?? []).map(c => {
+    if (!peerMutations.has(c)) peerMutations.set(c, mutationOf(c.description, c.parentFiles, ctx.editable))
+    return { m: peerMutations.get(c) ?? undefined, reason: c.reason }
+  })
 }
 
 /** In the order a reader would check them. */
