@@ -5,6 +5,7 @@
  * what it relays, and answers `sync` so late joiners catch up through it.
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { parseTopic, topicFor } from '../protocol/index.ts'
 import { loadOrCreateIdentity } from '../node/identity.ts'
@@ -12,7 +13,8 @@ import { assembleNode } from '../node/assemble.ts'
 import { setTopicScoreParams, topicScoreParams } from '../node/libp2p.ts'
 import type { NetworkFlags } from '../node/network-config.ts'
 import type { Output } from '../node/output.ts'
-import { checkGossip } from '../node/swarm/gossip-check.ts'
+import { GossipGate } from '../node/swarm/gossip-check.ts'
+import { loadLimits } from '../node/limits-file.ts'
 import { serveSwarmProtocols } from '../node/swarm/protocols.ts'
 import { SwarmStore } from '../node/swarm/store.ts'
 
@@ -25,17 +27,26 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
   const { node, plan } = await assembleNode(identity.privateKey, opts)
   const pubsub = node.services.pubsub
   const stores = new Map<string, SwarmStore>()
+  const limits = await loadLimits(home)
 
   const follow = async (project: string): Promise<void> => {
     if (stores.has(project) || stores.size >= opts.maxProjects) return
-    const store = await SwarmStore.open(join(home, 'store', project))
-    if (stores.has(project)) return
+    const store = await SwarmStore.open(join(home, 'store', project), { self: identity.peerId, limits: limits.store })
+    if (stores.has(project)) { store.close(); return }
     stores.set(project, store)
+    for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
     const topic = topicFor(project)
-    pubsub.topicValidators.set(topic, async (_peer, msg) => {
-      const v = await checkGossip(msg, project)
+    const gate = new GossipGate({
+      project,
+      limits: limits.gossip,
+      known: author => store.knows(author),
+      onNote: message => out.event('log', { level: 'info', message }, message),
+      onFlood: peer => { void node.hangUp(peerIdFromString(peer)).catch(() => {}) }
+    })
+    pubsub.topicValidators.set(topic, async (peer, msg) => {
+      const v = await gate.check(peer.toString(), msg)
       if (!v.ok) {
-        if (v.reject) out.event('swarm:rejected', { from: v.from, reason: v.reason }, `✗ rejected gossip from ${v.from.slice(-8)}: ${v.reason}`)
+        if (v.reject && v.report !== false) out.event('swarm:rejected', { from: v.from, reason: v.reason }, `✗ rejected gossip from ${v.from.slice(-8)}: ${v.reason}`)
         return v.reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
       }
       return await store.add(v.message) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore

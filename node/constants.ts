@@ -85,3 +85,9 @@ export const STREAM_MAX_OUTBOUND_PER_CONNECTION = 16
 export const STREAM_MAX_ERROR_BYTES = 1 * KiB
 /** Peers remembered by one rate limiter; the oldest are forgotten first. */
 export const RATE_LIMIT_MAX_PEERS = 4096
+/**
+ * A protocol serves all peers together this many times one peer's rate: a
+ * swarm catching up at once fits, an attacker minting peer ids does not make
+ * the handler's work (a leaderboard over the whole store) unbounded.
+ */
+export const STREAM_TOTAL_RATE_FACTOR = 20

@@ -138,6 +138,11 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
         // `recipients` in the result says who got it.
         allowPublishToZeroTopicPeers: true,
         fallbackToFloodsub: false,
+        // One RPC of a peer at a time, one message of an RPC at a time: a flood is read only as
+        // fast as it is validated (yamux's window pushes back on the sender) instead of piling
+        // up as concurrent work that starves timers, the control API and other peers.
+        awaitRpcHandler: true,
+        awaitRpcMessageHandler: true,
         D: GOSSIP_D, Dlo: GOSSIP_DLO, Dhi: GOSSIP_DHI, Dout: GOSSIP_DOUT, Dscore: GOSSIP_DSCORE, Dlazy: GOSSIP_DLAZY,
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
         maxInboundDataLength: opts.gossip?.maxMessageBytes ?? GOSSIP_MAX_MESSAGE_BYTES,

@@ -1,6 +1,11 @@
-/** One line per swarm event for the operator (or one JSON object with --json). */
+/**
+ * One line per swarm event for the operator (or one JSON object with --json).
+ * Each is one clean line: peers' words inside it (reasons, notes, error text)
+ * can neither style the terminal nor start a line of their own.
+ */
 import type { SwarmEvent } from './swarm/service.ts'
 import type { Output } from './output.ts'
+import { safeLine } from './sanitize.ts'
 
 const short = (id: string): string => id.length > 12 ? id.slice(-8) : id
 const fig = (x: number | null): string => x == null ? '-' : x.toFixed(4)
@@ -25,5 +30,5 @@ export function renderSwarmEvent (out: Output, e: SwarmEvent): void {
   const t = text(e)
   const { type, ...data } = e
   if (out.json) out.event(`swarm:${type}`, data, '')
-  else if (t != null) out.event(`swarm:${type}`, data, t)
+  else if (t != null) out.event(`swarm:${type}`, data, safeLine(t))
 }

@@ -4,6 +4,7 @@
  */
 import type { LoopEvent } from '../trainer/loop.ts'
 import type { Output } from './output.ts'
+import { safeLine } from './sanitize.ts'
 
 function bar (fraction: number, width = 24): string {
   const n = Math.max(0, Math.min(width, Math.round(fraction * width)))
@@ -40,13 +41,13 @@ export function createRenderer (out: Output, tty: boolean, summary: () => string
         const frac = budget > 0 ? e.elapsedS / budget : 0
         const standing = summary()
         const line = `#${e.seq} ${e.kind} ${bar(frac)} ${runClock(e.elapsedS, budget)}${standing !== '' ? `  ${standing}` : ''}  ${e.lastLine.slice(0, 60)}`
-        process.stderr.write('\r\x1b[2K' + line.slice(0, (process.stderr.columns ?? 100) - 1))
+        process.stderr.write('\r\x1b[2K' + safeLine(line).slice(0, (process.stderr.columns ?? 100) - 1))
         live = true
         return
       }
       case 'experiment-start':
         clear()
-        out.event('experiment-start', { seq: e.seq, kind: e.kind, description: e.description }, `#${e.seq} ${e.kind}: ${e.description}`)
+        out.event('experiment-start', { seq: e.seq, kind: e.kind, description: e.description }, `#${e.seq} ${e.kind}: ${safeLine(e.description)}`)
         return
       case 'experiment-end': {
         clear()
@@ -54,7 +55,7 @@ export function createRenderer (out: Output, tty: boolean, summary: () => string
         const confirm = r.metrics?.confirm_run
         const runs = typeof confirm === 'number' ? `  confirm ${fmt(confirm)} mean ${fmt(r.decision_bpb)}` : ''
         out.event('experiment-end', { record: r, baselineBefore: e.baselineBefore, baselineAfter: e.baselineAfter },
-          `#${r.seq} ${r.status.toUpperCase().padEnd(8)} val_bpb ${fmt(r.val_bpb)} verified ${fmt(r.verified_bpb)}${runs}  baseline ${fmt(e.baselineAfter)}  ${r.description}${r.reason !== '' ? `  (${r.reason})` : ''}`)
+          `#${r.seq} ${r.status.toUpperCase().padEnd(8)} val_bpb ${fmt(r.val_bpb)} verified ${fmt(r.verified_bpb)}${runs}  baseline ${fmt(e.baselineAfter)}  ${safeLine(r.description)}${r.reason !== '' ? `  (${safeLine(r.reason)})` : ''}`)
         return
       }
       case 'log':

@@ -27,8 +27,10 @@ import type { Libp2p, PeerId, Stream, Connection, Logger } from '@libp2p/interfa
 import type { Multiaddr } from '@multiformats/multiaddr'
 import {
   RATE_LIMIT_MAX_PEERS, STREAM_DEFAULT_MAX_FRAMES, STREAM_MAX_ERROR_BYTES, STREAM_MAX_INBOUND_PER_CONNECTION,
-  STREAM_MAX_OUTBOUND_PER_CONNECTION
+  STREAM_MAX_OUTBOUND_PER_CONNECTION, STREAM_TOTAL_RATE_FACTOR
 } from './constants.ts'
+import { TokenBuckets } from './rate-limit.ts'
+import { safeLine } from './sanitize.ts'
 
 const DATA = 0x00
 const END = 0x01
@@ -36,17 +38,19 @@ const ERROR = 0x02
 /** Varint length prefix (<= 10 bytes) + the kind byte, per frame. */
 const FRAME_OVERHEAD = 11
 
-export type StreamErrorCode =
-  | 'timeout' // our deadline passed (or the server's, when `remote`)
-  | 'aborted' // the caller's signal fired
-  | 'too-large' // a frame over the reader's cap
-  | 'too-many-frames' // more response frames than the caller allows
-  | 'rate-limited' // the server refuses: too many requests from us
-  | 'protocol' // malformed frames, missing END, unknown frame kind
-  | 'closed' // the stream or connection went away
-  | 'dial' // could not open the stream
-  | 'internal' // the handler failed (details stay on the server)
-  | 'not-found' | 'bad-request' // for handlers to throw
+export const STREAM_ERROR_CODES = [
+  'timeout', // our deadline passed (or the server's, when `remote`)
+  'aborted', // the caller's signal fired
+  'too-large', // a frame over the reader's cap
+  'too-many-frames', // more response frames than the caller allows
+  'rate-limited', // the server refuses: too many requests from us
+  'protocol', // malformed frames, missing END, unknown frame kind
+  'closed', // the stream or connection went away
+  'dial', // could not open the stream
+  'internal', // the handler failed (details stay on the server)
+  'not-found', 'bad-request' // for handlers to throw
+] as const
+export type StreamErrorCode = typeof STREAM_ERROR_CODES[number]
 
 export class StreamError extends Error {
   override readonly name = 'StreamError'
@@ -65,7 +69,12 @@ export interface ProtocolHandlerInit {
   maxResponseBytes?: number
   /** Whole exchange, reading the request to sending END. */
   timeoutMs: number
-  rateLimit?: { perPeerPerMinute: number }
+  /**
+   * Requests per peer and minute (a minute's worth at once), and for all peers
+   * together `totalPerMinute` (default STREAM_TOTAL_RATE_FACTOR times the
+   * per-peer rate): fresh peer ids are free, the handler's work is not.
+   */
+  rateLimit?: { perPeerPerMinute: number, totalPerMinute?: number }
   maxInboundStreams?: number
 }
 
@@ -76,7 +85,7 @@ type StreamNode = Pick<Libp2p, 'handle' | 'dialProtocol' | 'logger'>
 /** Register `handler` for `protocolId`. A handler error never escapes: the peer gets an ERROR frame. */
 export async function handleRequests (node: StreamNode, protocolId: string, init: ProtocolHandlerInit, handler: RequestHandler): Promise<void> {
   const log = node.logger.forComponent(`swarm-node:streams:${protocolId}`)
-  const limiter = init.rateLimit != null ? new RateLimiter(init.rateLimit.perPeerPerMinute) : undefined
+  const limiter = init.rateLimit != null ? requestLimiter(init.rateLimit) : undefined
   await node.handle(protocolId, (stream, connection) => {
     serve(stream, connection, init, handler, limiter, log)
       .catch(err => { log.error('serving %p failed - %e', connection.remotePeer, err) })
@@ -86,7 +95,23 @@ export async function handleRequests (node: StreamNode, protocolId: string, init
   })
 }
 
-async function serve (stream: Stream, connection: Connection, init: ProtocolHandlerInit, handler: RequestHandler, limiter: RateLimiter | undefined, log: Logger): Promise<void> {
+/** Null when `peer` may make a request now, else the sentence to refuse it with. */
+type RequestLimiter = (peer: string) => string | null
+
+function requestLimiter (rate: { perPeerPerMinute: number, totalPerMinute?: number }): RequestLimiter {
+  // Bursts of a minute's worth, refilled evenly over the minute.
+  const perPeer = new TokenBuckets({ burst: rate.perPeerPerMinute, perMinute: rate.perPeerPerMinute }, RATE_LIMIT_MAX_PEERS)
+  const total = rate.totalPerMinute ?? rate.perPeerPerMinute * STREAM_TOTAL_RATE_FACTOR
+  const all = new TokenBuckets({ burst: total, perMinute: total }, 1)
+  return peer => {
+    if (!perPeer.has(peer)) return 'too many requests, slow down'
+    if (!all.take('all')) return 'too many requests from everyone, try again later'
+    perPeer.take(peer)
+    return null
+  }
+}
+
+async function serve (stream: Stream, connection: Connection, init: ProtocolHandlerInit, handler: RequestHandler, limiter: RequestLimiter | undefined, log: Logger): Promise<void> {
   const peer = connection.remotePeer.toString()
   const signal = AbortSignal.timeout(init.timeoutMs)
   const lp = lpStream(stream, { maxDataLength: init.maxRequestBytes, maxBufferSize: init.maxRequestBytes + FRAME_OVERHEAD })
@@ -95,9 +120,10 @@ async function serve (stream: Stream, connection: Connection, init: ProtocolHand
     await stream.close({ signal })
   }
   try {
-    if (limiter != null && !limiter.take(peer)) {
-      log('rate limit: refusing %s', peer)
-      await sendError('rate-limited', 'too many requests, slow down')
+    const refused = limiter?.(peer)
+    if (refused != null) {
+      log('rate limit: refusing %s (%s)', peer, refused)
+      await sendError('rate-limited', refused)
       return
     }
     const req = (await withSignal(lp.read({ signal }), signal)).subarray()
@@ -192,7 +218,9 @@ function parseErrorFrame (frame: Uint8Array): StreamError {
   try {
     const { code, message } = JSON.parse(utf8Text(frame.subarray(1)))
     if (typeof code === 'string' && typeof message === 'string') {
-      return new StreamError(code as StreamErrorCode, `peer: ${message.slice(0, 200)}`, { remote: true })
+      // The peer's words end up in notes and on the terminal: one clean line, and only codes we know.
+      const known = (STREAM_ERROR_CODES as readonly string[]).includes(code) ? code as StreamErrorCode : 'protocol'
+      return new StreamError(known, `peer: ${safeLine(message, 200)}`, { remote: true })
     }
   } catch {}
   return new StreamError('protocol', 'malformed error frame')
@@ -235,24 +263,5 @@ async function withSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
     return await Promise.race([p, aborted])
   } finally {
     signal.removeEventListener('abort', onAbort!)
-  }
-}
-
-/** Token bucket per peer: `perMinute` requests in a burst, refilled evenly over a minute. */
-export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-  constructor (private readonly perMinute: number, private readonly maxPeers = RATE_LIMIT_MAX_PEERS) {}
-
-  take (peer: string, now = Date.now()): boolean {
-    const b = this.buckets.get(peer) ?? { tokens: this.perMinute, at: now }
-    b.tokens = Math.min(this.perMinute, b.tokens + (now - b.at) * this.perMinute / 60_000)
-    b.at = now
-    // Re-insert so the Map's order is least recently seen first.
-    this.buckets.delete(peer)
-    this.buckets.set(peer, b)
-    if (this.buckets.size > this.maxPeers) this.buckets.delete(this.buckets.keys().next().value as string)
-    if (b.tokens < 1) return false
-    b.tokens -= 1
-    return true
   }
 }

@@ -50,8 +50,8 @@ describe('noise estimate', () => {
 const TRAIN = `import json, os
 X = 1
 SCRIPT = {1: [1.00, 1.04, 0.96, 1.02, 0.98, 1.00], 2: [0.95, 0.95], 3: [0.85, 0.87]}
-# The sandbox makes each output before the run (empty), so it can be bound writable.
-n = json.loads(open("count.json").read() or "{}") if os.path.exists("count.json") else {}
+# The sandbox creates a declared output file empty before the first run.
+n = json.load(open("count.json")) if os.path.exists("count.json") and os.path.getsize("count.json") > 0 else {}
 i = n.get(str(X), 0)
 n[str(X)] = i + 1
 json.dump(n, open("count.json", "w"))

@@ -6,14 +6,13 @@
  * the bootstrap address, learns A's best from the DHT and A's results through
  * sync, and reproduces A's best itself.
  */
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { messageId } from '../protocol/index.ts'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import {
   adopted, baselineDone, gitShow, headMessage, ms, startBootstrap, startTrainer, stopAll, type Ev, type Trainer
 } from './helpers/swarm-procs.ts'
+import { storedMessages } from './helpers/store-read.ts'
 
 // With seed 12, A's first candidate (LEARNING_RATE 0.04 -> 0.02) is kept: 1.2128 -> 1.1128.
 const SEED = 12
@@ -81,7 +80,7 @@ describe('swarm adoption across processes', () => {
     await stopAll()
     // Every result A published (its discards travel only by gossip and sync) is in D's store.
     const aResults = a.proc.filter(e => e.type === 'swarm:published' && e.kind === 'result').map(e => e.id)
-    const dStore = (await readFile(join(d.home, 'store', d.project, 'messages.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l).msg)
+    const dStore = storedMessages(d.home, d.project)
     const dKnows = new Set(dStore.filter(m => m.kind === 'result' && m.author === a.peerId).map(m => messageId(m)))
     expect(aResults.length).toBeGreaterThan(1)
     expect(aResults.filter(id => !dKnows.has(id))).toEqual([])

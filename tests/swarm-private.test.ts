@@ -6,11 +6,10 @@
  * connection, never receive anything, and nothing of theirs reaches a
  * member; every peer a member ever linked with is a member.
  */
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import { adopted, keygen, startBootstrap, startTrainer, stopAll, type Ev } from './helpers/swarm-procs.ts'
+import { storedMessages } from './helpers/store-read.ts'
 
 afterEach(stopAll)
 afterAll(cleanupFixtures)
@@ -61,7 +60,7 @@ describe('private swarm', () => {
     }
 
     // The private bootstrap node stored and relayed only members' words.
-    const stored = (await readFile(join(pb.home, 'store', p1.project, 'messages.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l).msg)
+    const stored = storedMessages(pb.home, p1.project)
     expect(stored.length).toBeGreaterThan(0)
     expect(stored.map(m => m.author).filter(a => !members.has(a))).toEqual([])
   }, 85_000)

@@ -7,6 +7,7 @@ import { loadLocalResults } from '../control/local-results.ts'
 import { otherRunsNote, projectTitle } from '../control/project-ref.ts'
 import { countRecords, countsPhrase, parseSince, type RecordFilter, type RecordStatus } from '../control/records.ts'
 import type { Output } from '../output.ts'
+import { safeLine } from '../sanitize.ts'
 
 export interface ResultsOptions { project?: string, status?: RecordStatus, limit?: number, since?: string }
 
@@ -14,7 +15,7 @@ export async function results (home: string, opts: ResultsOptions, out: Output):
   const f: RecordFilter = { status: opts.status, limit: opts.limit, since: opts.since != null ? parseSince(opts.since) : undefined }
   const res = await loadLocalResults(home, opts.project, f)
   // With --json the warnings travel inside the one document; otherwise on stderr.
-  if (!out.json) for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`)
+  if (!out.json) for (const w of res.warnings) process.stderr.write(`warning: ${safeLine(w)}\n`)
   const rows = res.records.map(r => {
     const origin = r.origin
     return [String(r.seq), r.commit.slice(0, 7), bpb(r.val_bpb), bpb(r.verified_bpb), bpb(r.decision_bpb),

@@ -18,6 +18,7 @@ import { initProject } from '../../trainer/template.ts'
 import { startNodeControl, type NodeControl } from '../control/node-control.ts'
 import { paths } from '../home.ts'
 import { loadOrCreateIdentity, type Identity } from '../identity.ts'
+import { loadLimits } from '../limits-file.ts'
 import { assembleNode } from '../assemble.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { NetworkFlags } from '../network-config.ts'
@@ -69,11 +70,13 @@ interface Swarm { node: SwarmLibp2p, service: SwarmService, store: SwarmStore }
 async function joinSwarm (opts: StartOptions, identity: Identity, home: string, session: Session, out: Output, signal: AbortSignal, onSwarmEvent?: (e: SwarmEvent) => void): Promise<Swarm> {
   // The service (and its trust book) comes after the node; GossipSub and the DHT validator ask it lazily.
   let service: SwarmService | undefined
+  // The store first: a bad limits.json or a store it cannot open fails before any network is up.
+  const limits = await loadLimits(home)
+  const store = await SwarmStore.open(join(home, 'store', session.project.id), { self: identity.peerId, limits: limits.store })
   const { node, plan } = await assembleNode(identity.privateKey, opts, {
     trust: peer => service?.trust.ownScore(peer) ?? 0,
     acceptBest: record => service?.acceptsRecord(record) ?? true
   })
-  const store = await SwarmStore.open(join(home, 'store', session.project.id))
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
   const m = session.project.manifest
   service = swarmService({
@@ -88,6 +91,7 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
     initial: { ...adoptionSnapshot(session), kept: session.history.filter(r => r.status === 'keep').length },
     signal,
     onEvent: e => { renderSwarmEvent(out, e); onSwarmEvent?.(e) },
+    gossipLimits: limits.gossip,
     statusIntervalMs: opts.statusInterval != null ? opts.statusInterval * 1000 : undefined,
     bestRefreshMs: opts.bestInterval != null ? opts.bestInterval * 1000 : undefined
   })(swarmComponents(node))
@@ -227,6 +231,8 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
     if (swarm != null) {
       await swarm.service.stop().catch(() => {})
       await Promise.resolve(swarm.node.stop()).catch(() => {})
+      // Folds the WAL into the database file; a kill before this loses nothing either.
+      swarm.store.close()
     }
   }
 }

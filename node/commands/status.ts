@@ -2,6 +2,7 @@
 import { requireNode } from '../control/client.ts'
 import { bpb, duration, shortPeer } from '../control/format.ts'
 import { countsPhrase } from '../control/records.ts'
+import { safeLine } from '../sanitize.ts'
 import type { NodeState } from '../control/view.ts'
 import { describeMargin } from '../../trainer/noise.ts'
 import type { Output } from '../output.ts'
@@ -19,7 +20,7 @@ function describe (s: NodeState, dashboard: string): string {
   const e = s.experiment
   const now = e == null
     ? 'idle (between experiments, or waiting for the swarm)'
-    : `#${e.seq} ${e.kind}: ${e.description}${e.elapsed_s != null ? `  ${runClock(e.elapsed_s, e.budget_s)}` : ''}`
+    : `#${e.seq} ${e.kind}: ${safeLine(e.description)}${e.elapsed_s != null ? `  ${runClock(e.elapsed_s, e.budget_s)}` : ''}`
   return [
     `node      ${s.peerId}  pid ${s.pid}  up ${duration((Date.now() - s.started) / 1000)}`,
     `project   ${s.project.name} ${s.project.id.slice(0, 12)}  ${s.project.dir}`,

@@ -3,10 +3,13 @@
  * short peer ids, ages, hardware in a few words.
  */
 import type { Hardware } from '../../protocol/index.ts'
-import { oneLine } from '../swarm/outgoing.ts'
+import { safeLine } from '../sanitize.ts'
 
 /** The tail of a peer id, as people tell peers apart ("…G25Pq"). */
-export const shortPeer = (id: string): string => id.length > 12 ? `…${id.slice(-6)}` : id
+export function shortPeer (id: string): string {
+  const s = safeLine(String(id))
+  return s.length > 12 ? `…${s.slice(-6)}` : s
+}
 
 export const bpb = (x: number | null | undefined, digits = 6): string => typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-'
 
@@ -31,14 +34,14 @@ export function duration (seconds: number): string {
 /** "H100 80GB" or "Intel Xeon … x8": what people compare hardware by. */
 export function hardwareShort (hw: Partial<Hardware> | undefined): string {
   if (hw == null) return '-'
-  if (hw.gpu != null && hw.gpu !== '') return oneLine(hw.gpu, 24)
-  const cpu = oneLine(String(hw.cpu ?? 'cpu').replace(/\((R|TM)\)|CPU|@.*$|Processor/gi, ' '), 20)
-  return `${cpu} x${hw.cores ?? '?'}`
+  if (hw.gpu != null && hw.gpu !== '') return safeLine(hw.gpu, 24)
+  const cpu = safeLine(String(hw.cpu ?? 'cpu').replace(/\((R|TM)\)|CPU|@.*$|Processor/gi, ' '), 20)
+  return `${cpu} x${safeLine(String(hw.cores ?? '?'), 6)}`
 }
 
-/** Columns padded to their widest cell; the last column is left ragged. Cells are cleaned of control characters. */
+/** Columns padded to their widest cell; the last column is left ragged. Cells are peers' words: one clean line each (node/sanitize.ts). */
 export function table (header: string[], rows: string[][], align: Array<'l' | 'r'> = []): string {
-  const clean = rows.map(r => r.map(c => oneLine(c, 200)))
+  const clean = rows.map(r => r.map(c => safeLine(String(c), 200)))
   const widths = header.map((h, i) => Math.max(h.length, ...clean.map(r => (r[i] ?? '').length)))
   const line = (cells: string[]): string => cells.map((c, i) => {
     if (i === cells.length - 1) return c

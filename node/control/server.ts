@@ -20,6 +20,7 @@ import { controlPath, pidAlive, readControlFile, removeControlFile, writeControl
 import type { Feed } from './feed.ts'
 import { BadRequest, answer, type ControlSource } from './routes.ts'
 import { serveEvents } from './sse.ts'
+import { safeJson } from '../sanitize.ts'
 
 export type { ControlSource } from './routes.ts'
 
@@ -58,7 +59,7 @@ function send (res: ServerResponse, status: number, type: string, body: string |
   res.end(body)
 }
 
-const json = (res: ServerResponse, status: number, value: unknown): void => { send(res, status, 'application/json; charset=utf-8', JSON.stringify(value)) }
+const json = (res: ServerResponse, status: number, value: unknown): void => { send(res, status, 'application/json; charset=utf-8', safeJson(value)) }
 
 const NOT_AUTHORISED = 'this is a swarm-node control API: it needs the token in <home>/control.json. Open the dashboard link that `npx swarm-node status` prints.'
 

@@ -6,8 +6,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SSE_HEARTBEAT_MS } from './constants.ts'
 import type { Feed, FeedEvent } from './feed.ts'
+import { safeJson } from '../sanitize.ts'
 
-const frame = (e: FeedEvent): string => `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`
+// safeJson: peers' words in the feed reach browsers and terminals (curl) with no control character raw.
+const frame = (e: FeedEvent): string => `id: ${e.id}\nevent: ${e.type}\ndata: ${safeJson(e)}\n\n`
 
 export function serveEvents (req: IncomingMessage, res: ServerResponse, feed: Feed, headers: Record<string, string>): () => void {
   res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' })

@@ -404,7 +404,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
    */
   private sources (r: ResultMsg): string[] {
     const { store, self, trust } = this.init
-    const ran = [...store.results(), ...store.attestations()].filter(m => m.child === r.child).map(m => m.author)
+    const ran = store.byChild(r.child).map(m => m.author)
     const connected = new Set(connectedPeers(this.components).map(p => p.toString()))
     const all = [...new Set([r.author, ...ran, ...connected])].filter(p => p !== self && !trust.distrusted(p))
     return [...all.filter(p => connected.has(p)), ...all.filter(p => !connected.has(p))].slice(0, PREFETCH_MAX_PEERS)

@@ -35,6 +35,7 @@ export interface SwarmComponents {
   connectionManager: {
     getConnections: () => Connection[]
     openStream: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions) => Promise<Stream>
+    closeConnections: (peer: PeerId, options?: AbortOptions) => Promise<void>
   }
   pubsub: GossipSub
   dht: KadDHT
@@ -60,7 +61,8 @@ export function swarmComponents (node: SwarmLibp2p): SwarmComponents {
     },
     connectionManager: {
       getConnections: () => node.getConnections(),
-      openStream: async (peer, protocol, options) => await node.dialProtocol(peer, protocol, options)
+      openStream: async (peer, protocol, options) => await node.dialProtocol(peer, protocol, options),
+      closeConnections: async (peer, options) => { await node.hangUp(peer, options) }
     },
     pubsub: node.services.pubsub,
     dht: node.services.dht

@@ -8,12 +8,11 @@ import {
   type AttestationMsg, type ClaimMsg, type Hardware, type ResultMsg, type StatusMsg, type Unsigned
 } from '../../protocol/index.ts'
 import type { ExperimentOrigin, ExperimentRecord } from '../../trainer/results-log.ts'
+import { safeLine } from '../sanitize.ts'
 
-/** One printable line, cut to the protocol's limit. */
+/** One printable line (escape sequences and controls gone, see node/sanitize.ts), cut to the protocol's limit. */
 export function oneLine (s: string, max = MAX_DESCRIPTION_CHARS): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim()
-  return clean.length <= max ? clean : clean.slice(0, max - 1) + '…'
+  return safeLine(s, max)
 }
 
 /** Finite numeric metrics with protocol-shaped keys (autoresearch prints `num_params_M`). */

@@ -9,10 +9,12 @@ import type { Logger } from '@libp2p/interface'
 import { encodeMessage, topicFor, type Message } from '../../protocol/index.ts'
 import { setTopicScoreParams, topicScoreParams } from '../libp2p.ts'
 import type { Component, SwarmComponents } from './components.ts'
-import { checkGossip } from './gossip-check.ts'
+import { checkGossip, type GossipGate } from './gossip-check.ts'
 
 export interface ResultsTopicInit {
   project: string
+  /** Rate limits before the checks (gossip-check.ts); without one, every message is checked. */
+  gate?: GossipGate
   /**
    * A message that passed the checks: store it and act on it. True means new
    * and wanted (forward it); false means a duplicate or unwanted (drop it quietly).
@@ -40,7 +42,7 @@ export class ResultsTopic implements Component {
   start (): void {
     if (this.started) return
     const { pubsub } = this.components
-    pubsub.topicValidators.set(this.topic, async (_peer, msg) => await this.validate(msg))
+    pubsub.topicValidators.set(this.topic, async (peer, msg) => await this.validate(peer.toString(), msg))
     try { setTopicScoreParams(pubsub, this.topic, topicScoreParams()) } catch (err: any) { this.init.onNote?.(`peer scoring for the topic is off: ${err.message}`) }
     pubsub.subscribe(this.topic)
     this.started = true
@@ -61,10 +63,10 @@ export class ResultsTopic implements Component {
   }
 
   /** Reject what is malformed or forged (GossipSub lowers the sender's score), ignore what is stale or unwanted. */
-  private async validate (msg: GossipMessage): Promise<TopicValidatorResult> {
-    const v = await checkGossip(msg, this.init.project)
+  private async validate (peer: string, msg: GossipMessage): Promise<TopicValidatorResult> {
+    const v = this.init.gate != null ? await this.init.gate.check(peer, msg) : await checkGossip(msg, this.init.project)
     if (!v.ok) {
-      if (v.reject) this.init.onRejected?.(v.from, v.reason)
+      if (v.reject && v.report !== false) this.init.onRejected?.(v.from, v.reason)
       return v.reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
     try {

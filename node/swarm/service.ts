@@ -25,6 +25,7 @@
  * ```
  */
 import type { Connection, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import {
   PROTOCOL_VERSION, claimedFigure, compareRanked, figureOf, messageId, signMessage,
   type AttestationMsg, type BestRecord, type Hardware, type Message, type Rankable, type ResultMsg, type Unsigned
@@ -36,6 +37,7 @@ import { reproductionVerdict } from './adoption.ts'
 import { swarmInbox, type InboxEvent, type SwarmInbox } from './adoption-inbox.ts'
 import { bestKeeper, type BestEvent, type BestKeeper } from './best-keeper.ts'
 import { connectedPeers, type Component, type SwarmComponents } from './components.ts'
+import { GossipGate, type GossipLimits } from './gossip-check.ts'
 import { BEST_RECORD_ATTESTATIONS } from './constants.ts'
 import { heartbeat, type Heartbeat } from './heartbeat.ts'
 import { computeLeaderboard, type LeaderboardQuery, type LeaderboardRow } from './leaderboard.ts'
@@ -87,6 +89,8 @@ export interface SwarmServiceInit {
   bestRefreshMs?: number
   /** Aborts pending swarm work (DHT writes, syncs) when the node stops. */
   signal?: AbortSignal
+  /** Rate limits on gossip and sync (defaults in gossip-check.ts). */
+  gossipLimits?: Partial<GossipLimits>
 }
 
 export class SwarmService implements Component {
@@ -94,6 +98,8 @@ export class SwarmService implements Component {
   readonly trust: TrustBook
   readonly inbox: SwarmInbox
   readonly tried: TriedView
+  /** Rate limits in front of every message that arrives, by gossip or sync. */
+  readonly gate: GossipGate
   private readonly topic: ResultsTopic
   private readonly protocols: SwarmProtocols
   private readonly sync: SyncScheduler
@@ -117,6 +123,13 @@ export class SwarmService implements Component {
     for (const m of store.attestations()) this.trust.add(m)
     for (const [peer, score] of this.trust.entries()) this.reported.set(peer, score)
     const emit = (e: SwarmEvent): void => { this.emit(e) }
+    this.gate = new GossipGate({
+      project: project.id,
+      limits: init.gossipLimits,
+      known: author => store.knows(author),
+      onNote: message => { emit({ type: 'note', message }) },
+      onFlood: peer => { void components.connectionManager.closeConnections(peerIdFromString(peer)).catch(() => {}) }
+    })
     this.inbox = swarmInbox({
       project: project.id, track: init.track, self: init.peerId, editable: project.editable, store, trust: this.trust, tried: this.tried,
       initial: init.initial,
@@ -127,6 +140,7 @@ export class SwarmService implements Component {
     })(components)
     this.topic = resultsTopic({
       project: project.id,
+      gate: this.gate,
       accept: async m => await this.accept(m, true),
       onRejected: (from, reason) => { emit({ type: 'rejected', from, reason }) },
       onNote: message => { emit({ type: 'note', message }) }
@@ -135,7 +149,7 @@ export class SwarmService implements Component {
       stores: p => p === project.id ? store : undefined,
       board: (_p, q) => this.board({ track: q.track, limit: q.limit })
     })(components)
-    this.sync = syncScheduler({ project: project.id, accept: async m => await this.accept(m, false), onEvent: emit, signal: init.signal })(components)
+    this.sync = syncScheduler({ project: project.id, accept: async m => this.gate.admitSynced(m).ok && await this.accept(m, false), onEvent: emit, signal: init.signal })(components)
     this.keeper = bestKeeper({
       project: project.id,
       track: init.track,

@@ -197,6 +197,11 @@ const DEFAULT_OUTPUTS = ['run.log', 'prepare.log', 'results.tsv', 'model.onnx', 
 /** §4: the manifest with every default filled in, and a `--budget` applied. */
 export function normaliseManifest (raw: Record<string, any>, budget?: number | null): Record<string, unknown> {
   const budgetS = raw.budget_s ?? 300
+  const firstPlace = (xs: string[]): string[] => [...new Set(xs)]
+  const sb = raw.sandbox ?? {}
+  const policy = raw.policy === undefined || raw.policy === true || raw.policy === false
+    ? { enabled: raw.policy !== false, allow: [], deny_imports: [] }
+    : { enabled: true, allow: firstPlace(raw.policy.allow ?? []), deny_imports: firstPlace(raw.policy.deny_imports ?? []) }
   const m = {
     name: raw.name,
     description: raw.description ?? '',
@@ -205,13 +210,24 @@ export function normaliseManifest (raw: Record<string, any>, budget?: number | n
     run: raw.run,
     budget_s: budgetS,
     timeout_s: raw.timeout_s ?? Math.ceil(2 * budgetS + 120),
+    grace_s: raw.grace_s ?? null,
     metric: raw.metric ?? 'val_bpb',
     noise_margin: raw.noise_margin ?? 0.02,
     outputs: [...new Set([...DEFAULT_OUTPUTS, ...(raw.outputs ?? [])])],
     python: raw.python ?? null,
-    onnx: raw.onnx ?? null
+    onnx: raw.onnx ?? null,
+    sandbox: {
+      memory_mb: sb.memory_mb ?? null,
+      processes: sb.processes ?? 1024,
+      file_size_mb: sb.file_size_mb ?? 16384,
+      read_only: sb.read_only ?? [],
+      data: sb.data ?? [],
+      writable: (sb.writable ?? []).map((p: string) => p.endsWith('/') ? p : `${p}/`),
+      env: sb.env ?? []
+    },
+    policy
   }
-  if (budget != null) Object.assign(m, { budget_s: budget, timeout_s: Math.max(m.timeout_s, Math.ceil(1.5 * budget + 120)) })
+  if (budget != null) Object.assign(m, { budget_s: budget, timeout_s: m.grace_s != null ? budget + m.grace_s : Math.max(m.timeout_s, Math.ceil(1.5 * budget + 120)) })
   return m
 }
 
