@@ -94,7 +94,11 @@ describe('adoption policy', () => {
 
   it('adopts a private swarm member\'s confirmed keep with no run; reproduces its unconfirmed one, unless a trusted peer already does', async () => {
     const confirmed = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.5, first_run: 1.99, confirm_run: 2.01 }, description: 'confirmed' })
-    const single = await result(keys[0]!, { val_bpb: 2.0, description: 'single' })
+    // One run, a gain of 2.5 margins over its own baseline: not decisive, so not confirmed.
+    const single = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.05 }, description: 'single' })
+    // One run, but 25 margins: the keep rule keeps that on one run (DECISIVE_MARGINS), so it counts as confirmed.
+    const decisive = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.5 }, description: 'decisive' })
+    expect(considerResult(decisive, me(2.5), facts({ member: true })).action).toBe('adopt')
     expect(considerResult(confirmed, me(2.5), facts({ member: true }))).toMatchObject({ action: 'adopt', figure: 2.0, reason: expect.stringMatching(/member's confirmed keep/) })
     // Not a member (a public swarm): its word alone is a claim.
     expect(considerResult(confirmed, me(2.5), facts({ member: false })).action).toBe('reproduce')
