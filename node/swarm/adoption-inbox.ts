@@ -145,7 +145,8 @@ export class SwarmInbox implements AdoptionInbox, Component {
   async wait (ms: number, signal: AbortSignal): Promise<void> {
     // The loop idles: its proposer has nothing, so a claim on faith costs it nothing else.
     this.idleSinceLast = true
-    if (this.queue().some(p => p.state === 'ready' && ['adopt', 'reproduce', 'stack'].includes(this.decide(p, true).action))) return
+    // Something to take or run now (a stack that is not a candidate here yet wakes the loop when it is: a turn's timer, a peer's result).
+    if (this.queue().some(p => p.state === 'ready' && ['adopt', 'reproduce'].includes(this.decide(p, true).action))) return
     await new Promise<void>(resolve => {
       const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); this.wakeLoop = null; resolve() }
       const t = setTimeout(done, ms)
