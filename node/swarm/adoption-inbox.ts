@@ -189,6 +189,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       if (d.action !== 'reproduce' || p.state !== 'ready') continue
       // Made on a baseline we had: its change on ours reproduces its gain and keeps ours.
       const stack = this.stackable(p) ? await this.stack(p) : null
+      if (stack === 'later') continue
       if (stack != null) return stack
       const files = await this.init.store.getContent(p.result.child)
       this.pending.delete(p.id)
@@ -201,7 +202,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
     for (const { p } of stacks) {
       if (signal.aborted) return null
       const stack = await this.stack(p)
-      if (stack != null) return stack
+      if (stack != null && stack !== 'later') return stack
     }
     // What can never be adopted, run or stacked here is forgotten.
     for (const { p, d } of decided) if ((d.action === 'ignore' || d.action === 'idea') && this.decideStack(p, false).action === 'ignore') this.pending.delete(p.id)
@@ -298,12 +299,12 @@ export class SwarmInbox implements AdoptionInbox, Component {
   }
 
   /**
-   * Our baseline with `p`'s change applied, as a candidate: null when the
-   * change does not apply here (then never again), or when that content was
-   * run here or by a trusted peer on this baseline (never again), or is
-   * being run by one now (look again later).
+   * Our baseline with `p`'s change applied, as a candidate; null when the
+   * change does not apply here, or that content was run here or by a trusted
+   * peer on this baseline (never again); 'later' when a trusted peer runs it
+   * now or goes first (look again when its result is in).
    */
-  private async stack (p: Pending): Promise<Adoption | null> {
+  private async stack (p: Pending): Promise<Adoption | 'later' | null> {
     const r = p.result
     const base = this.snapshot.baseline
     const key = `${p.id}:${base.content}`
@@ -322,9 +323,9 @@ export class SwarmInbox implements AdoptionInbox, Component {
       p.stacked = true
       return null
     }
-    if (this.init.tried.runningNow(made.content) != null) return null
+    if (this.init.tried.runningNow(made.content) != null) return 'later'
     // Peers on this baseline work out the same candidate: one runs it, by turns.
-    if (this.turnIn(key, p) > 0) return null
+    if (this.turnIn(key, p) > 0) return 'later'
     p.stacked = true
     this.spend(p, false)
     const lineage = { author: r.author, result: p.id, parent: r.parent, child: r.child }
