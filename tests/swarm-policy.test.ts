@@ -8,6 +8,7 @@ import { contentHash, messageId, signMessage, type AttestationMsg, type Evidence
 import { claimHolds, considerResult, considerStack, reproductionTolerance, reproductionVerdict, type Facts, type StackFacts } from '../node/swarm/adoption.ts'
 import { computeLeaderboard } from '../node/swarm/leaderboard.ts'
 import { TrustBook } from '../node/swarm/trust.ts'
+import { DEFAULT_GOSSIP_LIMITS, limitsForBudget } from '../node/swarm/gossip-check.ts'
 
 const PROJECT = 'a'.repeat(64)
 const HW = { cpu: 'test cpu', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null }
@@ -126,6 +127,17 @@ describe('adoption policy', () => {
     expect(considerStack(r, mine, sf({ member: false, budget: true })).action).toBe('stack')
     // Our own earlier keep, once we follow another lineage.
     expect(considerStack(r, { ...mine, peerId: id(keys[0]!) }, sf({ member: false, budget: false })).action).toBe('stack')
+  })
+})
+
+describe('the gossip allowance follows the project\'s pace', () => {
+  it('keeps the defaults at autoresearch budgets and lets a seconds-long project\'s honest nodes through', () => {
+    expect(limitsForBudget(300).perAuthor).toEqual(DEFAULT_GOSSIP_LIMITS.perAuthor)
+    expect(limitsForBudget(300).perPeer).toEqual(DEFAULT_GOSSIP_LIMITS.perPeer)
+    // 1 s experiments: a claim and a result a second or so, and an attestation now and then.
+    const fast = limitsForBudget(1)
+    expect(fast.perAuthor!.perMinute).toBeGreaterThanOrEqual(2 * 180)
+    expect(fast.perPeer!.perMinute).toBeGreaterThanOrEqual(4 * fast.perAuthor!.perMinute)
   })
 })
 

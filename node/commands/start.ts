@@ -19,6 +19,7 @@ import { startNodeControl, type NodeControl } from '../control/node-control.ts'
 import { paths } from '../home.ts'
 import { loadOrCreateIdentity, type Identity } from '../identity.ts'
 import { loadLimits } from '../limits-file.ts'
+import { limitsForBudget } from '../swarm/gossip-check.ts'
 import { assembleNode } from '../assemble.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { NetworkFlags } from '../network-config.ts'
@@ -91,7 +92,8 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
     initial: { ...adoptionSnapshot(session), kept: session.history.filter(r => r.status === 'keep').length },
     signal,
     onEvent: e => { renderSwarmEvent(out, e); onSwarmEvent?.(e) },
-    gossipLimits: limits.gossip,
+    // The project's pace sets the allowance (a 1 s project's honest nodes send hundreds a minute); limits.json has the last word.
+    gossipLimits: { ...limitsForBudget(m.budget_s), ...limits.gossip },
     statusIntervalMs: opts.statusInterval != null ? opts.statusInterval * 1000 : undefined,
     bestRefreshMs: opts.bestInterval != null ? opts.bestInterval * 1000 : undefined
   })(swarmComponents(node))
