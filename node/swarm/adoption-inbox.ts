@@ -260,16 +260,19 @@ export class SwarmInbox implements AdoptionInbox, Component {
    * How long until it is our turn to run `p`'s content (or, keyed by the
    * baseline too, its change on our baseline) for the swarm, among the
    * trusted peers connected now: the first to start claims it, and its
-   * result or attestation is evidence for the others. The loop is woken when
-   * the turn comes.
+   * result or attestation is evidence for the others. Turns count from a time
+   * every node reads alike: when the result was made, or, for a stack, when
+   * our baseline's content was (its keep's signed time), whichever is later.
+   * The loop is woken when the turn comes.
    */
-  private turnIn (key: string, p: Pending): number {
-    // Counted from when this node first looks: peers look within moments of each other, and a claim covers the rest.
-    const { trust, self } = this.init
+  private turnIn (key: string, p: Pending, stack = false): number {
+    const { trust, self, store } = this.init
     let at = this.turns.get(key)
     if (at == null) {
       const peers = connectedPeers(this.components).map(x => x.toString()).filter(x => x !== p.result.author && trust.attesterWeight(x) > 0 && !trust.distrusted(x))
-      at = Date.now() + reproduceRank(key, self, peers) * REPRODUCE_STAGGER_MS
+      const base = stack ? store.byChild(this.snapshot.baseline.content).filter(m => m.kind === 'result' && m.status === 'keep').map(m => m.time) : []
+      const from = Math.min(Date.now(), Math.max(p.result.time, base.length > 0 ? Math.min(...base) : 0))
+      at = from + reproduceRank(key, self, peers) * REPRODUCE_STAGGER_MS
       if (this.turns.size > 1024) this.turns.clear()
       this.turns.set(key, at)
       const wait = at - Date.now()
@@ -325,7 +328,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
     }
     if (this.init.tried.runningNow(made.content) != null) return 'later'
     // Peers on this baseline work out the same candidate: one runs it, by turns.
-    if (this.turnIn(key, p) > 0) return 'later'
+    if (this.turnIn(key, p, true) > 0) return 'later'
     p.stacked = true
     this.spend(p, false)
     const lineage = { author: r.author, result: p.id, parent: r.parent, child: r.child }
