@@ -7,11 +7,12 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
-import { parseTopic, topicFor } from '../protocol/index.ts'
+import { parseTopic, rendezvousNamespace, topicFor } from '../protocol/index.ts'
 import { loadOrCreateIdentity } from '../node/identity.ts'
 import { assembleNode } from '../node/assemble.ts'
 import { setTopicScoreParams, topicScoreParams } from '../node/libp2p.ts'
 import type { NetworkFlags } from '../node/network-config.ts'
+import { networkState, reachabilityLine, reportNetwork } from '../node/network-status.ts'
 import type { Output } from '../node/output.ts'
 import { GossipGate } from '../node/swarm/gossip-check.ts'
 import { loadLimits } from '../node/limits-file.ts'
@@ -24,7 +25,9 @@ export interface BootstrapOptions extends NetworkFlags {
 
 export async function runBootstrap (home: string, opts: BootstrapOptions, out: Output): Promise<number> {
   const identity = await loadOrCreateIdentity(home)
-  const { node, plan } = await assembleNode(identity.privateKey, opts)
+  // A bootstrap node is meant to be reachable: it relays for nodes behind NATs from the start, and
+  // announces itself at the hubs' rendezvous so that newcomers find it before any member of their project.
+  const { node, plan } = await assembleNode(identity.privateKey, opts, { relay: 'always', hub: true })
   const pubsub = node.services.pubsub
   const stores = new Map<string, SwarmStore>()
   const limits = await loadLimits(home)
@@ -53,6 +56,8 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
     })
     try { setTopicScoreParams(pubsub, topic, topicScoreParams()) } catch {}
     pubsub.subscribe(topic)
+    // Findable by the project's rendezvous from now on (public swarms).
+    node.services.rendezvous?.add(rendezvousNamespace(project, plan.swarmName))
     out.event('follow', { project }, `following project ${project.slice(0, 12)}`)
   }
 
@@ -68,8 +73,10 @@ export async function runBootstrap (home: string, opts: BootstrapOptions, out: O
   await serveSwarmProtocols(node, p => stores.get(p))
 
   const addrs = node.getMultiaddrs().map(a => a.toString())
-  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private },
-    `bootstrap node ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\ngive peers one of:\n${addrs.map(a => `  --bootstrap ${a}`).join('\n')}`)
+  const net = networkState(node)
+  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, amino: plan.amino != null, reachability: net.reachability },
+    `bootstrap node ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\ngive peers one of:\n${addrs.map(a => `  --bootstrap ${a}`).join('\n')}\n${reachabilityLine(net)}`)
+  reportNetwork(node, out)
 
   await new Promise<void>(resolve => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }

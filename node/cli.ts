@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { TRACK_PATTERN } from '../protocol/constants.ts'
+import { SWARM_NAME_PATTERN } from '../protocol/rendezvous.ts'
 import type { BootstrapOptions } from '../bootstrap/node.ts'
 import type { LeaderboardOptions } from './commands/leaderboard.ts'
 import type { PlotCommandOptions } from './commands/plot.ts'
@@ -57,6 +58,11 @@ function trackName (v: string): string {
   return v
 }
 
+function swarmName (v: string): string {
+  if (!SWARM_NAME_PATTERN.test(v)) throw new InvalidArgumentError('use 1-64 letters, digits, ".", "_" and "-"')
+  return v
+}
+
 function runTag (v: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(v)) throw new InvalidArgumentError('use letters, digits, ".", "_" and "-" (at most 40)')
   return v
@@ -70,7 +76,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--json', 'machine-readable output: one JSON document, or one JSON object per line for long-running commands')
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
-    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm answered (leaderboard).')
+    .addHelpText('after', '\nExit status: 0 done, 1 failed, 2 usage error, 3 no node is running (status, peers), 4 no peer of the swarm could be reached and the home knows no kept result either (leaderboard).')
 
 
   program.command('init')
@@ -99,7 +105,10 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--swarm-key <file>', 'private swarm: pre-shared key from `swarm-node keygen`; peers without it cannot connect')
     .option('--mdns', 'discover and announce peers on the local network (mDNS; default on, off in a private swarm)')
     .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
-    .option('--local', 'treat the swarm as loopback/LAN (allow private addresses); automatic when listening on such addresses')
+    .option('--local', 'treat the swarm as loopback/LAN (allow private addresses); automatic when every listen and bootstrap address is one')
+    .option('--swarm <name>', 'a named public swarm: meet (by rendezvous on the public DHT) only the nodes of this project that give the same name', swarmName)
+    .option('--amino-bootstrap <multiaddr>', 'public DHT (Amino) bootstrap peer /ip4/.../tcp/.../p2p/<id> instead of the built-in list (repeatable; env SWARM_NODE_PUBLIC_BOOTSTRAP, empty = none)', collect, [])
+    .option('--no-upnp', 'do not ask the home router to forward our port (UPnP)')
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (default: $OPENAI_BASE_URL, else OpenAI\'s when OPENAI_API_KEY is set)')
     .option('--model <name>', 'model to ask (default: gpt-4.1-mini on OpenAI; elsewhere the first model the server lists)')
     .option('--llm-api-key-file <path>', 'file holding the API key (default: $OPENAI_API_KEY; local servers need none)')
@@ -134,6 +143,8 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--mdns', 'without a running node: look for peers on the local network (mDNS; default on, off in a private swarm)')
     .option('--no-mdns', 'without a running node: do not look for peers on the local network (mDNS)')
     .option('--local', 'without a running node: treat the swarm as loopback/LAN (allow private addresses)')
+    .option('--swarm <name>', 'without a running node: ask the named public swarm (rendezvous name, as given to start)', swarmName)
+    .option('--amino-bootstrap <multiaddr>', 'without a running node: public DHT (Amino) bootstrap peer instead of the built-in list (repeatable; env SWARM_NODE_PUBLIC_BOOTSTRAP)', collect, [])
     .action(async (opts: LeaderboardOptions) => {
       await run(async (home, out) => (await import('./commands/leaderboard.ts')).leaderboard(home, opts, out))
     })
@@ -167,7 +178,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .action(async (file: string, opts: { force?: boolean }) => { await run(async (_home, out) => (await import('./commands/keygen.ts')).keygen(file, opts, out)) })
 
   program.command('bootstrap')
-    .description('run a bootstrap node: serves the DHT, relays and stores gossip, answers sync; no training; prints its multiaddrs')
+    .description('run a bootstrap node: serves the DHT, relays and stores gossip, answers sync, relays connections for nodes behind NATs; no training; prints its multiaddrs')
     .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/4011)', collect, [])
     .option('--port <port>', 'TCP port to listen on (default 4011; 0 picks a free one)', portNumber)
     .option('--bootstrap <multiaddr>', 'other bootstrap peers to join (repeatable)', collect, [])
@@ -175,6 +186,9 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--mdns', 'discover and announce peers on the local network (mDNS; default on, off in a private swarm)')
     .option('--no-mdns', 'do not discover or announce peers on the local network (mDNS)')
     .option('--local', 'treat the swarm as loopback/LAN (allow private addresses)')
+    .option('--swarm <name>', 'serve a named public swarm (rendezvous name, as given to start)', swarmName)
+    .option('--amino-bootstrap <multiaddr>', 'public DHT (Amino) bootstrap peer instead of the built-in list (repeatable; env SWARM_NODE_PUBLIC_BOOTSTRAP, empty = none)', collect, [])
+    .option('--no-upnp', 'do not ask the home router to forward our port (UPnP)')
     .option('--max-projects <n>', 'follow at most this many project topics', positiveInt, 64)
     .action(async (opts: BootstrapOptions) => {
       await run(async (home, out) => (await import('../bootstrap/node.ts')).runBootstrap(home, opts, out))

@@ -14,6 +14,20 @@ export const DEFAULT_LISTEN = [`/ip4/0.0.0.0/tcp/${DEFAULT_TCP_PORT}`]
 
 /** Enough for a mesh plus DHT queries; a research node is not a hub. */
 export const DEFAULT_MAX_CONNECTIONS = 64
+/** With the public DHT: its queries touch dozens of peers, and AutoNAT stops verifying above 80 % of the cap. */
+export const AMINO_MAX_CONNECTIONS = 128
+/**
+ * A bootstrap node (hub): every newcomer dials it and every node short of
+ * members redials it. Under a small cap it prunes links, the pruned fall short
+ * and redial it, and the swarm churns instead of forming (seen at 100 nodes).
+ */
+export const HUB_MAX_CONNECTIONS = 512
+/**
+ * Inbound handshakes a hub runs at once (libp2p's default is 10). Over slow
+ * links, or from busy peers, a handshake takes seconds; newcomers beyond the
+ * cap are refused, time out, and dial again.
+ */
+export const HUB_MAX_PENDING_INBOUND = 64
 /**
  * New inbound connections per second per remote host. libp2p's default (5)
  * silently drops members of a local swarm where every peer is 127.0.0.1.
@@ -38,6 +52,11 @@ export const PEER_EXCHANGE_FIRST_DELAY_MS = 500
 export const PEER_EXCHANGE_QUERY_TIMEOUT_MS = 10_000
 /** A peer that failed a dial is not tried again by peer exchange for this long. */
 export const PEER_EXCHANGE_RETRY_AFTER_MS = 60_000
+/** Peer-store tag on swarm members: the connection manager prunes lower-valued peers first. */
+export const MEMBER_TAG = 'swarm-member'
+export const MEMBER_TAG_VALUE = 50
+/** Candidates named by the swarm's DHT or mDNS that peer exchange remembers. */
+export const PEER_EXCHANGE_MAX_DISCOVERED = 1024
 
 // --- gossipsub ---------------------------------------------------------------
 

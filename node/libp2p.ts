@@ -1,8 +1,21 @@
 /**
  * The libp2p node of swarm-node: TCP + Noise + Yamux, optionally inside a
  * private network (pnet), with identify, ping, GossipSub (signed messages,
- * peer scoring), a private kad-dht and a small peer-exchange service that
+ * peer scoring), the swarm's own kad-dht and a small peer-exchange service that
  * keeps every node linked to several swarm members, not just the bootstrap.
+ *
+ * Off a loopback/LAN swarm it adds NAT traversal: AutoNAT (v2; v1 as a client) to
+ * learn whether strangers can dial us, the circuit relay v2 transport (a node
+ * behind a NAT holds a reservation on a reachable peer), DCUtR to turn relayed
+ * links direct, UPnP where the router offers it, and a reachability service
+ * that ties them together (relay for others once public). A public swarm also
+ * joins the IPFS Amino DHT (`/ipfs/kad/1.0.0`, a second kad-dht) to meet its
+ * members by rendezvous (`rendezvous/`).
+ *
+ * What runs over a limited (relayed) link: identify, ping, DCUtR and the
+ * content fetch (one small request: see `swarm/protocols.ts`). GossipSub, sync,
+ * the leaderboard protocol and both DHTs wait for a direct link; until then a
+ * node behind a NAT hears the swarm through the reachable members it dials.
  *
  * @example
  * ```ts
@@ -16,7 +29,10 @@
  * the caller decides whom it dials: pass ONLY the private swarm's bootstrap
  * addresses then, never the public default list.
  */
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { gossipsub, StrictSign } from '@libp2p/gossipsub'
 import { createTopicScoreParams, validateTopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify } from '@libp2p/identify'
@@ -26,6 +42,7 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { isLoopback } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -35,16 +52,19 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams, PeerScore } from '@libp2p/gossipsub/score'
 import type { Identify } from '@libp2p/identify'
 import type {
-  Libp2p, PrivateKey, ConnectionGater
+  Libp2p, PrivateKey, ConnectionGater, PeerDiscovery
 } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { KAD_PROTOCOL } from '../protocol/topics.ts'
 import { PeerExchange, peerExchange, type PeerExchangeInit } from './peer-exchange.ts'
+import { autoNATClient } from './reachability/autonat-client.ts'
+import { reachability, type ReachabilityInit, type ReachabilityService } from './reachability/index.ts'
+import { AMINO_PROTOCOL, rendezvous, type Rendezvous } from './rendezvous/index.ts'
 import {
-  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DIAL_TIMEOUT_MS, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO,
-  GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_HEARTBEAT_MS, GOSSIP_MAX_MESSAGE_BYTES, LOCAL_INBOUND_CONNECTION_THRESHOLD,
+  AMINO_MAX_CONNECTIONS, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DIAL_TIMEOUT_MS, HUB_MAX_CONNECTIONS, HUB_MAX_PENDING_INBOUND,
+  GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_HEARTBEAT_MS, GOSSIP_MAX_MESSAGE_BYTES, LOCAL_INBOUND_CONNECTION_THRESHOLD,
   SCORE_FIRST_DELIVERY_CAP, SCORE_FIRST_DELIVERY_DECAY, SCORE_FIRST_DELIVERY_WEIGHT, SCORE_INVALID_DECAY,
   SCORE_INVALID_WEIGHT, SCORE_TIME_IN_MESH_CAP, SCORE_TIME_IN_MESH_WEIGHT
 } from './constants.ts'
@@ -71,8 +91,10 @@ export interface SwarmLibp2pOptions {
   local?: boolean
   dhtValidators?: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>
   dhtSelectors?: Record<string, (key: Uint8Array, values: Uint8Array[]) => number>
-  /** Default 64. */
+  /** Default 64 (128 with Amino; a hub's is larger). */
   maxConnections?: number
+  /** A hub (`swarm-node bootstrap`): everyone dials it; it takes many more connections and handshakes at once. */
+  hub?: boolean
   /** `maxMessageBytes`: inbound cap per gossip frame, default 1 MiB. */
   gossip?: { maxMessageBytes?: number }
   /** Peers to stay connected to and how often to look for them (defaults in constants.ts). */
@@ -83,6 +105,16 @@ export interface SwarmLibp2pOptions {
    * publish thresholds. Read on every score computation, so it may change.
    */
   appSpecificScore?: (peerId: string) => number
+  /**
+   * Join the public Amino DHT through `bootstrap` (maybe none: then only
+   * through members that serve it) and meet the swarm by rendezvous on
+   * `namespaces`. Public swarms only: a private swarm never touches Amino.
+   */
+  amino?: { bootstrap: string[], namespaces: string[], lookOnly?: string[], announce?: boolean }
+  /** NAT traversal (AutoNAT, circuit relay, DCUtR, reachability); `relay` says when we relay for others. */
+  nat?: Pick<ReachabilityInit, 'relay' | 'searchRelay'>
+  /** Ask the router to forward our port (UPnP IGD). Needs `nat`. */
+  upnp?: boolean
   /** Start the node before returning; default true. */
   start?: boolean
 }
@@ -94,6 +126,16 @@ export type SwarmServices = {
   pubsub: GossipSub
   dht: KadDHT
   peerExchange: PeerExchange
+  mdns?: PeerDiscovery
+  /** The public DHT and rendezvous on it (public swarms). */
+  amino?: KadDHT
+  rendezvous?: Rendezvous
+  /** NAT traversal (every swarm but a loopback/LAN one). */
+  autoNAT?: unknown
+  autoNATv2?: unknown
+  dcutr?: unknown
+  reachability?: ReachabilityService
+  upnp?: unknown
 }
 
 export type SwarmLibp2p = Libp2p<SwarmServices>
@@ -107,21 +149,24 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
   const bootstrapAddrs = parseBootstrap(opts.bootstrap ?? [])
   // mDNS shouts our addresses to the LAN: a private swarm opts in explicitly.
   const useMdns = opts.mdns ?? (opts.swarmKey == null)
+  if (opts.amino != null && opts.swarmKey != null) throw new SwarmConfigError('a private swarm never joins the public Amino DHT')
+  parseBootstrap(opts.amino?.bootstrap ?? [])
 
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (bootstrapAddrs.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapAddrs.map(a => a.toString()) }))
-  if (useMdns) peerDiscovery.push(mdns())
 
   return createLibp2p<SwarmServices>({
     start: opts.start ?? true,
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen ?? DEFAULT_LISTEN },
-    transports: [tcp()],
+    transports: [tcp(), ...(opts.nat != null ? [circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(opts.swarmKey != null ? { connectionProtector: preSharedKey({ psk: opts.swarmKey }) } : {}),
     connectionManager: {
-      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // An Amino query touches dozens of peers; members are tagged so they are the last to go.
+      maxConnections: opts.maxConnections ?? (opts.hub === true ? HUB_MAX_CONNECTIONS : opts.amino != null ? AMINO_MAX_CONNECTIONS : DEFAULT_MAX_CONNECTIONS),
+      ...(opts.hub === true ? { maxIncomingPendingConnections: HUB_MAX_PENDING_INBOUND } : {}),
       dialTimeout: DIAL_TIMEOUT_MS,
       ...(local ? { inboundConnectionThreshold: LOCAL_INBOUND_CONNECTION_THRESHOLD } : {})
     },
@@ -130,6 +175,7 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
     services: {
       identify: identify(),
       ping: ping(),
+      // GossipSub keeps off limited (relayed) links: a mesh link that dies at the relay's limit loses messages.
       pubsub: gossipsub({
         globalSignaturePolicy: StrictSign,
         emitSelf: false,
@@ -161,10 +207,46 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
         validators: opts.dhtValidators ?? {},
         selectors: opts.dhtSelectors ?? {}
       }),
-      peerExchange: peerExchange({ ...opts.peerExchange, bootstrap: bootstrapAddrs })
+      // A service, not a peerDiscovery entry, so peer exchange can tell LAN finds from Amino's.
+      ...(useMdns ? { mdns: mdns() } : {}),
+      peerExchange: peerExchange({ ...opts.peerExchange, bootstrap: bootstrapAddrs }),
+      ...(opts.amino != null ? aminoServices(opts.amino, local) : {}),
+      ...(opts.nat != null ? natServices(opts.nat, opts.upnp === true) : {})
     }
   })
 }
+
+/**
+ * The public DHT beside our own: its own protocol, logs and datastore keys.
+ * Client mode until AutoNAT confirms a public address (kad-dht switches
+ * itself when `clientMode` is unset): Amino wants servers others can dial.
+ * Its validators are Amino's (`/pk`, `/ipns`): swarm records never go there.
+ */
+function aminoServices (amino: NonNullable<SwarmLibp2pOptions['amino']>, local: boolean): Pick<ServiceFactories, 'amino' | 'rendezvous'> {
+  return {
+    amino: kadDHT({
+      protocol: AMINO_PROTOCOL,
+      peerInfoMapper: local ? passthroughMapper : removePrivateAddressesMapper,
+      logPrefix: 'libp2p:amino',
+      datastorePrefix: '/amino',
+      metricsPrefix: 'libp2p_amino'
+    }),
+    rendezvous: rendezvous({ bootstrap: amino.bootstrap, namespaces: amino.namespaces, lookOnly: amino.lookOnly, announce: amino.announce, local })
+  }
+}
+
+function natServices (nat: NonNullable<SwarmLibp2pOptions['nat']>, upnp: boolean): Pick<ServiceFactories, 'autoNAT' | 'autoNATv2' | 'dcutr' | 'reachability' | 'upnp'> {
+  return {
+    // v2, client and server; v1 as a client only, for the many public peers that only speak v1 (see autonat-client.ts).
+    autoNAT: autoNATClient(),
+    autoNATv2: autoNATv2(),
+    dcutr: dcutr(),
+    reachability: reachability(nat),
+    ...(upnp ? { upnp: uPnPNAT() } : {})
+  }
+}
+
+type ServiceFactories = NonNullable<Libp2pOptions<SwarmServices>['services']>
 
 /**
  * Topic score params that make peer scoring mean something: the defaults

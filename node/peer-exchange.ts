@@ -2,15 +2,23 @@
  * A small libp2p service that keeps every node linked to several swarm
  * members, not just the bootstrap node: gossip through one hub is slow and
  * lossy (see shared/LIBP2P-NOTES.md).
+ *
+ * A member is a peer that speaks the swarm's own DHT protocol. A public node
+ * also talks to peers of the public Amino DHT and to relays; those are not
+ * members, never count towards the target and are never dialled as
+ * candidates. A member reached only over a limited (relayed) link does not
+ * count either: gossip and sync wait for a direct link.
  */
 import { isMultiaddr } from '@multiformats/multiaddr'
 import type {
-  PeerId, PeerInfo, PeerStore, ComponentLogger, Logger, Connection, AbortOptions, TypedEventTarget, Libp2pEvents, Startable
+  PeerId, PeerInfo, PeerStore, ComponentLogger, Logger, Connection, AbortOptions, TypedEventTarget, Libp2pEvents, Startable,
+  PeerDiscovery, PeerDiscoveryEvents
 } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { KAD_PROTOCOL } from '../protocol/topics.ts'
 import {
-  DIAL_TIMEOUT_MS, PEER_EXCHANGE_MIN_PEERS, PEER_EXCHANGE_INTERVAL_MS, PEER_EXCHANGE_FIRST_DELAY_MS,
+  DIAL_TIMEOUT_MS, MEMBER_TAG, MEMBER_TAG_VALUE, PEER_EXCHANGE_MAX_DISCOVERED, PEER_EXCHANGE_MIN_PEERS, PEER_EXCHANGE_INTERVAL_MS, PEER_EXCHANGE_FIRST_DELAY_MS,
   PEER_EXCHANGE_QUERY_TIMEOUT_MS, PEER_EXCHANGE_RETRY_AFTER_MS
 } from './constants.ts'
 
@@ -22,6 +30,7 @@ export interface PeerExchangeInit {
   queryTimeoutMs?: number // one DHT walk
   dialTimeoutMs?: number // one dial
   bootstrap?: Multiaddr[] // redialled whenever the node is below target
+  memberProtocol?: string // a member speaks it (default: the swarm's kad protocol)
 }
 
 interface PeerExchangeComponents {
@@ -30,8 +39,10 @@ interface PeerExchangeComponents {
   connectionManager: { getConnections(): Connection[], openConnection(peer: PeerId | Multiaddr, options?: AbortOptions): Promise<Connection> }
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
-  /** The kad-dht service (configured before us): its query events name peers early. */
+  /** The swarm's kad-dht service (configured before us): its query events name members early. */
   dht: KadDHT
+  /** mDNS, when on: peers it finds on the LAN are candidates. */
+  mdns?: PeerDiscovery
 }
 
 /**
@@ -47,6 +58,15 @@ export class PeerExchange implements Startable {
   private readonly cfg: Required<PeerExchangeInit>
   /** peer id -> when a dial to it last failed. */
   private readonly failedAt = new Map<string, number>()
+  /**
+   * Peers whose identify did not name the member protocol (Amino servers,
+   * relays). A peer counts as a member until identify says otherwise: on a
+   * busy machine identify can take seconds, and a node that waited for it
+   * would dial ever more peers meanwhile.
+   */
+  private readonly nonMembers = new Set<string>()
+  /** Peers the swarm's own sources named (its DHT, mDNS) before we spoke to them; oldest dropped first. */
+  private readonly discovered = new Set<string>()
   private controller?: AbortController
   private timer?: ReturnType<typeof setTimeout>
   private running?: Promise<number>
@@ -61,15 +81,31 @@ export class PeerExchange implements Startable {
       firstDelayMs: init.firstDelayMs ?? PEER_EXCHANGE_FIRST_DELAY_MS,
       queryTimeoutMs: init.queryTimeoutMs ?? PEER_EXCHANGE_QUERY_TIMEOUT_MS,
       dialTimeoutMs: init.dialTimeoutMs ?? DIAL_TIMEOUT_MS,
-      bootstrap: init.bootstrap ?? []
+      bootstrap: init.bootstrap ?? [],
+      memberProtocol: init.memberProtocol ?? KAD_PROTOCOL
     }
   }
 
   isStarted (): boolean { return this.controller != null }
 
+  /** Where candidates come from besides identify: the swarm's DHT (a peer-discovery source too) and mDNS. */
+  private sources (): Array<TypedEventTarget<PeerDiscoveryEvents>> {
+    const dht = this.components.dht as unknown as Partial<TypedEventTarget<PeerDiscoveryEvents>>
+    // libp2p's components throw on a service that is not configured.
+    let mdns: PeerDiscovery | undefined
+    try { mdns = this.components.mdns } catch {}
+    return [...(dht.addEventListener != null ? [dht as TypedEventTarget<PeerDiscoveryEvents>] : []), ...(mdns != null ? [mdns] : [])]
+  }
+
+  /** Members this node keeps linked to. */
+  get minPeers (): number { return this.cfg.minPeers }
+
   start (): void {
     this.controller = new AbortController()
     this.components.events.addEventListener('connection:close', this.onConnectionClose)
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    this.sources().forEach(s => { s.addEventListener('peer', this.onDiscovered) })
   }
 
   afterStart (): void {
@@ -80,25 +116,57 @@ export class PeerExchange implements Startable {
 
   stop (): void {
     this.components.events.removeEventListener('connection:close', this.onConnectionClose)
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.sources().forEach(s => { s.removeEventListener('peer', this.onDiscovered) })
     clearTimeout(this.timer)
     this.timer = undefined
     this.controller?.abort()
     this.controller = undefined
   }
 
-  /** Distinct peers we hold an open connection to. */
+  /** Distinct members we hold an open, direct (not limited) connection to. */
   connectedPeers (): Set<string> {
     const peers = new Set<string>()
     for (const c of this.components.connectionManager.getConnections()) {
-      if (c.status === 'open') peers.add(c.remotePeer.toString())
+      const id = c.remotePeer.toString()
+      if (c.status === 'open' && c.limits == null && !this.nonMembers.has(id)) peers.add(id)
     }
     return peers
+  }
+
+  /** Whether `peer` may be a swarm member (identify has not said otherwise). */
+  isMember (peer: string): boolean {
+    return !this.nonMembers.has(peer)
   }
 
   /** Look for peers now (if below target); resolves to how many were gained. Concurrent calls share one run. */
   async exchange (): Promise<number> {
     this.running ??= this.fill().finally(() => { this.running = undefined })
     return this.running
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+    const id = evt.detail.peerId.toString()
+    if (evt.detail.protocols.includes(this.cfg.memberProtocol)) {
+      this.nonMembers.delete(id)
+      // When the connection manager must prune, members are the last to go (Amino peers and relays first).
+      void this.components.peerStore.merge(evt.detail.peerId, { tags: { [MEMBER_TAG]: { value: MEMBER_TAG_VALUE } } }).catch(() => {})
+    } else {
+      this.nonMembers.add(id)
+    }
+  }
+
+  // Only connected peers are judged: the set stays as small as our connections.
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.nonMembers.delete(evt.detail.toString())
+  }
+
+  private readonly onDiscovered = (evt: CustomEvent<PeerInfo>): void => {
+    const id = evt.detail.id.toString()
+    this.discovered.delete(id)
+    this.discovered.add(id)
+    if (this.discovered.size > PEER_EXCHANGE_MAX_DISCOVERED) this.discovered.delete(this.discovered.values().next().value as string)
   }
 
   private readonly onConnectionClose = (): void => {
@@ -154,12 +222,22 @@ export class PeerExchange implements Startable {
     return new Set(todo.map(ma => ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? ''))
   }
 
-  /** Peers we know addresses of but are not connected to, in random order. */
+  /**
+   * Members we know addresses of but are not connected to, in random order:
+   * peers identify showed to be members, and peers the swarm's DHT or mDNS
+   * named. Never the peer store at large: a public node's store fills with
+   * Amino peers, which are no members.
+   */
   private async storedCandidates (): Promise<PeerInfo[]> {
     const connected = this.connectedPeers()
     const self = this.components.peerId
+    const member = (protocols: string[], id: string): boolean =>
+      protocols.includes(this.cfg.memberProtocol) || (protocols.length === 0 && this.discovered.has(id))
     const peers = await this.components.peerStore.all({
-      filters: [p => !p.id.equals(self) && p.addresses.length > 0 && !connected.has(p.id.toString()) && !this.recentlyFailed(p.id.toString())]
+      filters: [p => {
+        const id = p.id.toString()
+        return !p.id.equals(self) && p.addresses.length > 0 && !connected.has(id) && !this.recentlyFailed(id) && member(p.protocols, id)
+      }]
     })
     return shuffle(peers.map(p => ({ id: p.id, multiaddrs: p.addresses.map(a => a.multiaddr) })))
   }

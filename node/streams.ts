@@ -76,6 +76,8 @@ export interface ProtocolHandlerInit {
    */
   rateLimit?: { perPeerPerMinute: number, totalPerMinute?: number }
   maxInboundStreams?: number
+  /** Also serve over limited (relayed) links; small exchanges only, a relay cuts them off at its data limit. */
+  runOnLimitedConnection?: boolean
 }
 
 export type RequestHandler = (req: Uint8Array, peerId: string, signal: AbortSignal) => Promise<Uint8Array | Uint8Array[]>
@@ -91,7 +93,8 @@ export async function handleRequests (node: StreamNode, protocolId: string, init
       .catch(err => { log.error('serving %p failed - %e', connection.remotePeer, err) })
   }, {
     maxInboundStreams: init.maxInboundStreams ?? STREAM_MAX_INBOUND_PER_CONNECTION,
-    maxOutboundStreams: STREAM_MAX_OUTBOUND_PER_CONNECTION
+    maxOutboundStreams: STREAM_MAX_OUTBOUND_PER_CONNECTION,
+    runOnLimitedConnection: init.runOnLimitedConnection === true
   })
 }
 
@@ -171,6 +174,8 @@ export interface RequestOptions {
   /** Whole exchange, dial included. */
   timeoutMs: number
   signal?: AbortSignal
+  /** May go over a limited (relayed) link when that is all there is. */
+  runOnLimitedConnection?: boolean
 }
 
 /** Send one request and collect the DATA frames of the answer. Throws StreamError. */
@@ -180,7 +185,7 @@ export async function request (node: StreamNode, peer: PeerId | Multiaddr, proto
   const maxFrames = opts.maxFrames ?? STREAM_DEFAULT_MAX_FRAMES
   let stream: Stream
   try {
-    stream = await node.dialProtocol(peer, protocolId, { signal })
+    stream = await node.dialProtocol(peer, protocolId, { signal, runOnLimitedConnection: opts.runOnLimitedConnection === true })
   } catch (err) {
     const e = toStreamError(err, signal, deadline)
     throw e.code === 'timeout' || e.code === 'aborted' ? e : new StreamError('dial', `cannot open ${protocolId}: ${(err as Error).message}`, { cause: err })

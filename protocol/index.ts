@@ -49,3 +49,4 @@ export type {
   Hash, Hardware, ResultStatus, ResultMsg, AttestationMsg, ClaimMsg, StatusMsg, Content, BestRecord,
   Message, MessageKind, Signed, Unsigned, SignedOf
 } from './types.ts'
+export { SWARM_NAME_PATTERN, HUBS_NAMESPACE, checkSwarmName, rendezvousNamespace, rendezvousCid } from './rendezvous.ts'

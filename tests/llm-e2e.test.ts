@@ -22,17 +22,16 @@ import type { ExperimentRecord } from '../trainer/results-log.ts'
 import { openSession } from '../trainer/session.ts'
 import { TEMPLATE_DIR } from '../trainer/template.ts'
 import { startFakeOpenAI } from './helpers/fake-openai.ts'
+import { searchReplace } from './helpers/llm-replies.ts'
 import { cleanupFixtures, tempDir } from './helpers/fixtures.ts'
 
 afterAll(cleanupFixtures)
 
-const block = (search: string, replace: string): string => `train.py\n<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`
-
 const REPLY = [
   'DESCRIPTION: smaller model (1 layer, width 64) and a 5-step warmup: more steps in a short budget',
   '',
-  block('N_LAYER = 2\nN_EMBD = 128', 'N_LAYER = 1\nN_EMBD = 64'),
-  block('WARMUP_STEPS = 50', 'WARMUP_STEPS = 5')
+  searchReplace('N_LAYER = 2\nN_EMBD = 128', 'N_LAYER = 1\nN_EMBD = 64'),
+  searchReplace('WARMUP_STEPS = 50', 'WARMUP_STEPS = 5')
 ].join('\n')
 
 describe('LLM proposer on the default project', () => {

@@ -11,8 +11,8 @@ import { generateKeyPairFromSeed, publicKeyToProtobuf } from '@libp2p/crypto/key
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
-  ProtocolError, bestKey, contentHash, decodeMessage, encodeToString, encodeUnsigned, messageId, parseBestKey, projectId, signMessage,
-  topicFor, validateBestRecord, type Signed
+  ProtocolError, bestKey, contentHash, decodeMessage, encodeToString, encodeUnsigned, messageId, parseBestKey, projectId, rankBestRecord,
+  rendezvousCid, selectBestRecord, signMessage, topicFor, validateBestRecord, type Signed
 } from '../protocol/index.ts'
 import { buildVectors, VECTORS_PATH } from '../scripts/test-vectors.ts'
 import { parseManifest, withBudget } from '../trainer/manifest.ts'
@@ -113,6 +113,30 @@ describe('the reference implementation agrees with the vectors', () => {
       expect((err as ProtocolError).code, `${v.name}: ${(err as Error).message}`).toBe(v.error)
     }
   })
+
+  it('rendezvous CIDs, and best records in the order the DHT selector keeps them, whatever order they come in', async () => {
+    for (const r of V.rendezvous) {
+      const cid = await rendezvousCid(r.namespace)
+      expect(cid.toString(), r.name).toBe(r.cid)
+      expect(Buffer.from(cid.bytes).toString('hex'), r.name).toBe(r.cid_hex)
+    }
+    const B = V.best_ranking
+    const key = utf8(B.dht_key)
+    const bytes: Uint8Array[] = B.records.map((r: any) => utf8(r.signed_canonical))
+    for (const [i, r] of B.records.entries()) {
+      expect(encodeToString(r.record), r.name).toBe(r.signed_canonical)
+      if (r.rank_key == null) await expect(validateBestRecord(key, bytes[i]!), r.name).rejects.toBeInstanceOf(ProtocolError)
+      else expect(JSON.parse(JSON.stringify(rankBestRecord(await validateBestRecord(key, bytes[i]!)))), r.name).toEqual(r.rank_key)
+    }
+    expect(selectBestRecord(key, bytes)).toBe(B.selected)
+    expect(B.order[0]).toBe(B.selected)
+    expect(selectBestRecord(key, [...bytes].reverse())).toBe(bytes.length - 1 - B.selected)
+    // Each valid record beats every one after it in the vector's order, alone together.
+    for (let i = 0; i + 1 < B.order.length; i++) {
+      expect(selectBestRecord(key, [bytes[B.order[i + 1]]!, bytes[B.order[i]]!]), `${B.order[i]} over ${B.order[i + 1]}`).toBe(1)
+    }
+    for (const r of B.refused) expect(selectBestRecord(key, [bytes[r]!, bytes[B.order.at(-1)]!])).toBe(1)
+  })
 })
 
 describe('a decoder written from PROTOCOL.md alone agrees with the vectors', () => {
@@ -149,5 +173,17 @@ describe('a decoder written from PROTOCOL.md alone agrees with the vectors', () 
     for (const v of V.invalid) {
       await expect(indie.decodeGossip(bytesOf(v), v.expect_project != null ? { project: v.expect_project } : {}), v.name).rejects.toThrow(indie.DecodeError)
     }
+  })
+
+  it('rendezvous CIDs, and best records validated and ranked as section 9 says', async () => {
+    for (const r of V.rendezvous) expect(indie.rendezvousCidOf(r.namespace), r.name).toEqual({ cid: r.cid, hex: r.cid_hex })
+    const B = V.best_ranking
+    const bytes: Uint8Array[] = B.records.map((r: any) => utf8(r.signed_canonical))
+    for (const [i, r] of B.records.entries()) {
+      if (r.rank_key == null) await expect(indie.decodeBestRecord(B.dht_key, bytes[i]!), r.name).rejects.toThrow(indie.DecodeError)
+      else expect(indie.bestRankKey(await indie.decodeBestRecord(B.dht_key, bytes[i]!)), r.name).toEqual(r.rank_key)
+    }
+    const ranked = await indie.rankBestRecords(B.dht_key, bytes)
+    expect({ ...ranked, refused: [...ranked.refused].sort() }).toEqual({ selected: B.selected, order: B.order, refused: [...B.refused].sort() })
   })
 })

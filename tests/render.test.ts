@@ -28,7 +28,7 @@ describe('runClock', () => {
       process.stderr.write = write
     }
     const line = written.join('')
-    expect(line).toContain('#1 baseline ████████████████████████ 30s/30s evaluating (+3s)  offline · base 3.5014')
+    expect(line).toContain('#1 baseline ████████████████████████ 30s/30s evaluating (+3s) offline · base 3.5014')
     expect(line).not.toMatch(/33s\/30s/)
   })
 })

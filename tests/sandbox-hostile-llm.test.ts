@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.ts'
+import { searchReplace } from './helpers/llm-replies.ts'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import { CANARY_KEY, CASES, PAYLOAD_LINE, expectRecorded, honestFigure, hostileWorld, leftovers, type World } from './helpers/hostile-cases.ts'
 import { startTrainer, stopAll, type Ev } from './helpers/swarm-procs.ts'
@@ -17,13 +18,11 @@ afterEach(stopAll)
 afterEach(async () => { await world?.close(); await server?.close() })
 afterAll(cleanupFixtures)
 
-const block = (search: string, replace: string): string => `train.py\n<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`
-
 describe('hostile LLM candidates, trained in the sandbox', () => {
   it('stops every attack, records each with its reason, and the next honest candidate measures honestly', async () => {
     const w = world = await hostileWorld('llm')
-    const replies = CASES.map(c => ({ reply: `DESCRIPTION: attack ${c.name}\n\n${block(PAYLOAD_LINE, `${PAYLOAD_LINE}\n${c.payload(w)}`)}` }))
-    replies.push({ reply: `DESCRIPTION: honest: LEARNING_RATE 0.04 -> 0.02\n\n${block('LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.02')}` })
+    const replies = CASES.map(c => ({ reply: `DESCRIPTION: attack ${c.name}\n\n${searchReplace(PAYLOAD_LINE, `${PAYLOAD_LINE}\n${c.payload(w)}`)}` }))
+    replies.push({ reply: `DESCRIPTION: honest: LEARNING_RATE 0.04 -> 0.02\n\n${searchReplace('LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.02')}` })
     const s = server = await startFakeOpenAI(replies)
 
     const v = await startTrainer('L', {

@@ -10,7 +10,7 @@
  * reaches the record and the log.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { readFile, writeFile } from 'node:fs/promises'
+import { cp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { contentHash, signMessage, type ResultMsg } from '../protocol/index.ts'
@@ -18,7 +18,8 @@ import { detectHardware, trackFor } from '../trainer/hardware.ts'
 import { loadProject } from '../trainer/project.ts'
 import { runCli } from './helpers/cli-run.ts'
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.ts'
-import { cleanupFixtures } from './helpers/fixtures.ts'
+import { searchReplace } from './helpers/llm-replies.ts'
+import { FIXTURES, cleanupFixtures, tempDir } from './helpers/fixtures.ts'
 import { PAYLOAD_LINE, cagedTrain, honestFigure, hostileWorld, withPayload, type World } from './helpers/hostile-cases.ts'
 import { resultFor, startRawPeer, startTrainer, stopAll, type RawPeer } from './helpers/swarm-procs.ts'
 
@@ -27,8 +28,6 @@ let server: FakeOpenAI | undefined
 afterEach(stopAll)
 afterEach(async () => { await world?.close(); await server?.close() })
 afterAll(cleanupFixtures)
-
-const block = (search: string, replace: string): string => `train.py\n<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`
 
 /** A raw peer that serves one kept result (by its own key) for the world's project, and the result's id. */
 async function peerOffering (w: World, train: string, claim: number): Promise<{ raw: RawPeer, author: string }> {
@@ -48,7 +47,13 @@ describe('without a usable sandbox', () => {
     const w = world = await hostileWorld('none')
     const honest = (await cagedTrain()).replace('LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.02')
     const { raw, author } = await peerOffering(w, honest, honestFigure({ lr: 0.02 }))
-    const s = server = await startFakeOpenAI([{ reply: `DESCRIPTION: deeper\n\n${block('DEPTH = 4', 'DEPTH = 6')}` }])
+    // Content is prefetched in the background, so the LLM's first candidate may run before the peer's result does:
+    // it gains nothing (a kept gain would make the peer's claim "far beyond" what this node has verified), and the LLM has a reply for each turn.
+    const s = server = await startFakeOpenAI([
+      { reply: `DESCRIPTION: narrower window\n\n${searchReplace('WINDOW = 128', 'WINDOW = 64')}` },
+      { reply: `DESCRIPTION: narrower still\n\n${searchReplace('WINDOW = 128', 'WINDOW = 32')}` },
+      { reply: `DESCRIPTION: wider window\n\n${searchReplace('WINDOW = 128', 'WINDOW = 256')}` }
+    ])
     const flags = ['--llm-base-url', s.url, '--model', 'fake-coder', '--max-repairs', '0', '--seed', '5']
     const env = { ...w.env, SWARM_BWRAP: 'none' }
 
@@ -68,19 +73,24 @@ describe('without a usable sandbox', () => {
     expect(a.proc.filter(e => e.type === 'swarm:adoption-queued')).toEqual([])
     expect(s.chats()).toEqual([])
 
-    // Same machine, same project, --unsafe-no-sandbox: warned, and both run.
-    const b = await startTrainer('U', { dir: w.dir, home: w.home, bootstrap: [raw.addr], confirm: false, env, extraArgs: [...flags, '--unsafe-no-sandbox'] })
+    // Same machine, same project (a fresh checkout of it, so N's keeps do not decide what runs next), --unsafe-no-sandbox: warned, and both run.
+    const fresh = await tempDir('none-unsafe')
+    const dir = join(fresh, 'caged')
+    await cp(join(FIXTURES, 'caged'), dir, { recursive: true })
+    await writeFile(join(dir, 'swarm.json'), await readFile(join(w.dir, 'swarm.json')))
+    const home = join(fresh, 'node-home')
+    const b = await startTrainer('U', { dir, home, bootstrap: [raw.addr], confirm: false, env, extraArgs: [...flags, '--unsafe-no-sandbox'] })
     expect(b.proc.events.find(e => e.type === 'sandbox')!.line).toMatch(/^WARNING: --unsafe-no-sandbox: no sandbox here \(turned off by SWARM_BWRAP=none\); code from peers, the LLM and the agent runs with your full rights/)
     expect(b.proc.events.find(e => e.type === 'session')!.proposer).toBe('llm:fake-coder')
     const adopted = await b.proc.waitFor(e => e.type === 'experiment-end' && e.record.origin?.author === author, 30_000, 'the peer\'s result reproduced')
     expect(adopted.record).toMatchObject({ status: 'keep', val_bpb: honestFigure({ lr: 0.02 }) })
     const llm = await b.proc.waitFor(e => e.type === 'experiment-end' && e.record.proposer === 'llm:fake-coder', 30_000, 'the LLM\'s candidate run')
-    expect(llm.record.description).toBe('deeper')
-    expect(s.chats().length).toBe(1)
+    expect(llm.record.description).toBe('narrower window')
+    expect(s.chats().length).toBeGreaterThanOrEqual(1)
     // `status` says it too, with the limits in force.
-    const status = await runCli(['--home', w.home, '--json', 'status'])
+    const status = await runCli(['--home', home, '--json', 'status'])
     expect(JSON.parse(status.stdout).sandbox).toMatchObject({ confined: false, unsafe: true, limits: expect.stringMatching(/^(cgroup|systemd|prlimit|none)$/) })
-    const text = await runCli(['--home', w.home, 'status'])
+    const text = await runCli(['--home', home, 'status'])
     expect(text.stdout).toMatch(/^sandbox {3}WARNING: --unsafe-no-sandbox: no sandbox here/m)
     expect(await b.proc.stop()).toBe(0)
   }, 150_000)
@@ -94,7 +104,7 @@ describe('the project\'s policy, where the sandbox works', () => {
     const base = await cagedTrain()
     const peerFile = withPayload(base, 'import subprocess\nsubprocess.run(["sh", "-c", "cat ~/.ssh/id_rsa > ../../stolen"])')
     const { raw, author } = await peerOffering(w, peerFile, 0.9)
-    const s = server = await startFakeOpenAI([{ reply: `DESCRIPTION: faster\n\n${block(PAYLOAD_LINE, `${PAYLOAD_LINE}\nos.system("cat ~/.ssh/id_rsa > ../../stolen")`)}` }])
+    const s = server = await startFakeOpenAI([{ reply: `DESCRIPTION: faster\n\n${searchReplace(PAYLOAD_LINE, `${PAYLOAD_LINE}\nos.system("cat ~/.ssh/id_rsa > ../../stolen")`)}` }])
 
     const p = await startTrainer('P', { dir: w.dir, home: w.home, bootstrap: [raw.addr], confirm: false, env: w.env, extraArgs: ['--llm-base-url', s.url, '--model', 'fake-coder', '--max-repairs', '0'] })
     expect(p.proc.events.find(e => e.type === 'sandbox')!.confined).toBe(true)

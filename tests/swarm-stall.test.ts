@@ -6,12 +6,15 @@
  * on those fetches: the time from one experiment's end to the next one's
  * start stays under a second. The claims are dropped when their deadline
  * passes, and count against their author until H distrusts it.
+ *
+ * Content refused quickly (not served yet, a link that flapped) is asked for
+ * again later: an honest author is not dropped for a blip.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { contentHash, type ResultMsg } from '../protocol/index.ts'
 import { cleanupFixtures } from './helpers/fixtures.ts'
 import {
-  baselineDone, fixtureTrain, ms, rawHangFetch, rawPublishMessage, rawSign, resultFor, startRawPeer, startTrainer, stopAll, untilSubscribed, type Ev
+  baselineDone, fixtureTrain, ms, rawHangFetch, rawPublishMessage, rawServe, rawSign, resultFor, startRawPeer, startTrainer, stopAll, untilSubscribed, type Ev
 } from './helpers/swarm-procs.ts'
 
 const FAKES = 12
@@ -62,5 +65,22 @@ describe('a peer whose fetches never answer', () => {
     expect(Math.max(...gaps)).toBeLessThan(1000)
     // Nothing of the staller's ran.
     expect(h.proc.filter(e => e.type === 'experiment-end' && e.record.origin?.author === staller.peerId)).toEqual([])
+  }, 120_000)
+
+  it('asks again for content it was refused, and runs it once it is served', async () => {
+    const h = await startTrainer('H', { proposer: 'none', confirm: false })
+    await h.proc.waitFor(baselineDone, 20_000, 'H baseline')
+    const peer = await startRawPeer('late', { project: h.project, bootstrap: [h.addr!] })
+    await untilSubscribed(peer, [h.peerId])
+    const train = await fixtureTrain()
+    const files = { 'train.py': train.replace('LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.02') }
+    const keep = await rawSign<ResultMsg>(peer, resultFor({ project: h.project, track: h.track, parent: contentHash({ 'train.py': train }), child: contentHash(files), val_bpb: 1.1128, description: 'lower lr' }))
+    expect(await rawPublishMessage(peer, keep)).toBeGreaterThan(0)
+    // Not served yet: the first round is refused at once.
+    await peer.proc.waitFor(l => l.type === 'fetched' && l.found === false, 15_000, { what: 'a refused fetch' })
+    await rawServe(peer, files)
+    const run = await h.proc.waitFor(e => e.type === 'experiment-end' && e.record.origin?.author === peer.peerId, 60_000, 'the claim run once served')
+    expect(run.record.status).toBe('keep')
+    expect(h.proc.filter(e => e.type === 'swarm:adoption-dropped')).toEqual([])
   }, 120_000)
 })

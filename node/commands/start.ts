@@ -23,6 +23,7 @@ import { limitsForBudget } from '../swarm/gossip-check.ts'
 import { assembleNode } from '../assemble.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { NetworkFlags } from '../network-config.ts'
+import { networkState, reachabilityLine, reportNetwork } from '../network-status.ts'
 import type { Output } from '../output.ts'
 import { createRenderer } from '../render.ts'
 import { renderSwarmEvent } from '../render-swarm.ts'
@@ -76,7 +77,8 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
   const store = await SwarmStore.open(join(home, 'store', session.project.id), { self: identity.peerId, limits: limits.store })
   const { node, plan } = await assembleNode(identity.privateKey, opts, {
     trust: peer => service?.trust.ownScore(peer) ?? 0,
-    acceptBest: record => service?.acceptsRecord(record) ?? true
+    acceptBest: record => service?.acceptsRecord(record) ?? true,
+    projects: [session.project.id]
   })
   for (const w of store.warnings) out.event('log', { level: 'warn', message: w }, `warning: store: ${w}`)
   const m = session.project.manifest
@@ -99,8 +101,10 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
   })(swarmComponents(node))
   await service.start()
   const addrs = node.getMultiaddrs().map(a => a.toString())
-  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, mdns: plan.mdns, bootstrap: plan.bootstrap },
-    `listening as ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\n${addrs.map(a => `  ${a}`).join('\n')}`)
+  const net = networkState(node)
+  out.event('listening', { peerId: identity.peerId, addrs, private: plan.private, mdns: plan.mdns, bootstrap: plan.bootstrap, amino: plan.amino != null, reachability: net.reachability },
+    `listening as ${identity.peerId}${plan.private ? ' (private swarm)' : ''}\n${addrs.map(a => `  ${a}`).join('\n')}\n${reachabilityLine(net)}`)
+  reportNetwork(node, out)
   return { node, service, store }
 }
 

@@ -14,6 +14,7 @@ function bestLine (s: NodeState): string {
   if (s.offline) return `${s.best == null ? 'nothing kept yet' : `${bpb(s.best.val_bpb)} (this node's own)`} on ${s.track}  (offline: no swarm to compare with)`
   return `${s.best == null ? 'none known yet' : `${bpb(s.best.val_bpb)} by ${shortPeer(s.best.author)} (${evidenceLabel({ ...s.best, failed: 0 })}, ${s.best.attestations} attestation${s.best.attestations === 1 ? '' : 's'})`} on ${s.track}`
 }
+import { networkLine } from '../network-status.ts'
 
 function describe (s: NodeState, dashboard: string): string {
   const hw = s.hardware.gpu != null ? s.hardware.gpu : `${s.hardware.cpu} x${s.hardware.cores}`
@@ -26,6 +27,7 @@ function describe (s: NodeState, dashboard: string): string {
     `project   ${s.project.name} ${s.project.id.slice(0, 12)}  ${s.project.dir}`,
     `track     ${s.track}  (${hw})  budget ${s.budget_s}s  branch ${s.branch}  proposer ${s.proposer}`,
     `swarm     ${s.offline ? 'offline (researching alone)' : `${s.peers} peer${s.peers === 1 ? '' : 's'}`}`,
+    ...(s.network != null ? [`network   ${networkLine(s.network)}`] : []),
     `baseline  ${bpb(s.baseline.value)} at ${s.baseline.commit.slice(0, 7)}   ${countsPhrase({ recorded: s.baselines + s.experiments, baselines: s.baselines, experiments: s.experiments, kept: s.kept })}`,
     `margin    ${s.margin != null ? describeMargin(s.margin) : '-'}`,
     `best      ${bestLine(s)}`,

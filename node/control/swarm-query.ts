@@ -123,7 +123,8 @@ export async function askSwarmBriefly (flags: NetworkFlags, project: string, q: 
   const throwaway = peerIdFromPrivateKey(key).toString()
   const view = home != null ? await homeView(home, project, throwaway) : { self: throwaway }
   // Port 0 unless told: a one-off query must not take the port a node would use.
-  const { node } = await assembleNode(key, { ...flags, port: flags.port ?? 0 })
+  // In a public swarm it meets the project's nodes by rendezvous, looking only: a one-off query announces nothing.
+  const { node } = await assembleNode(key, { ...flags, port: flags.port ?? 0 }, { projects: [project], announce: false })
   const deadline = AbortSignal.timeout(timeoutMs)
   try {
     await waitForPeers(node, AbortSignal.any([deadline, AbortSignal.timeout(Math.round(timeoutMs * 0.66))]))

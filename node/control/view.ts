@@ -12,6 +12,8 @@ import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import type { Session } from '../../trainer/session.ts'
 import { sandboxLine, type SandboxStatus } from '../../trainer/sandbox/index.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
+import { networkState, peerLinks, type NetworkState } from '../network-status.ts'
+import type { Link } from '../reachability/index.ts'
 import type { LeaderboardQuery, LeaderboardRow } from '../swarm/leaderboard.ts'
 import type { SwarmEvent, SwarmService } from '../swarm/service.ts'
 import type { SwarmStore } from '../swarm/store.ts'
@@ -57,6 +59,8 @@ export interface NodeState {
   best: { val_bpb: number | null, author: string, attestations: number, result: string, evidence: EvidenceKind, reproducers: number } | null
   /** The cage runs go through, and which limits are in force (cgroup or prlimit). */
   sandbox: SandboxStatus & { line: string }
+  /** Reachability, relays and rendezvous (null when offline). */
+  network: NetworkState | null
 }
 
 export interface PeerInfo {
@@ -66,6 +70,8 @@ export interface PeerInfo {
   /** Its latest heartbeat, when one arrived. */
   status: { track: string, experiment: string | null, best_bpb: number | null, experiments: number, kept: number, time: number } | null
   trust: number
+  /** The best link to it: direct or relayed, and over which transport. */
+  link: Link | null
 }
 
 /** A swarm result reduced to what the chart and the feed draw. */
@@ -158,7 +164,8 @@ export class NodeView {
       margin: marginInForce(s),
       ...countsOf(s.history),
       best,
-      sandbox: sandboxState(s)
+      sandbox: sandboxState(s),
+      network: swarm != null ? networkState(swarm.node) : null
     }
   }
 
@@ -166,9 +173,10 @@ export class NodeView {
     const swarm = this.parts.swarm
     if (swarm == null) return []
     const byPeer = new Map<string, PeerInfo>()
+    const links = peerLinks(swarm.node)
     for (const c of swarm.node.getConnections()) {
       const peer = c.remotePeer.toString()
-      const info = byPeer.get(peer) ?? { peer, addrs: [], direction: c.direction, status: null, trust: swarm.service.trust.score(peer) }
+      const info = byPeer.get(peer) ?? { peer, addrs: [], direction: c.direction, status: null, trust: swarm.service.trust.score(peer), link: links.get(peer) ?? null }
       info.addrs.push(c.remoteAddr.toString())
       byPeer.set(peer, info)
     }

@@ -24,7 +24,7 @@ import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
   ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
-  REPRODUCE_STAGGER_MS, UNVERIFIED_EVERY
+  PREFETCH_RETRY_MS, PREFETCH_ROUNDS, REPRODUCE_STAGGER_MS, UNVERIFIED_EVERY
 } from './constants.ts'
 import { fetchContent } from './protocols.ts'
 import type { SwarmStore } from './store.ts'
@@ -49,6 +49,9 @@ export interface SwarmInboxInit {
   onEvent: (e: InboxEvent) => void
   peerTimeoutMs?: number
   deadlineMs?: number
+  /** Rounds of asking before the content counts as not served, and the pause after the first. */
+  rounds?: number
+  retryMs?: number
 }
 
 interface Pending {
@@ -59,6 +62,9 @@ interface Pending {
   state: 'waiting' | 'fetching' | 'ready'
   /** Its change was stacked here, or cannot be: never again. */
   stacked: boolean
+  /** Rounds of asking done, and when the next may start. */
+  rounds: number
+  retryAt: number
 }
 
 /** A stacked candidate worked out for one baseline: its files, or why there is none. */
@@ -131,7 +137,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       this.pending.delete(worst.id)
     }
     // Our own content is in the store already.
-    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false })
+    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false, rounds: 0, retryAt: 0 })
     this.pump()
     this.wake()
     return null
@@ -359,7 +365,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
     if (this.controller == null) return
     for (const p of this.queue()) {
       if (this.fetching >= PREFETCH_CONCURRENCY) return
-      if (p.state !== 'waiting' || !['adopt', 'reproduce', 'stack'].includes(this.decide(p, false).action)) continue
+      if (p.state !== 'waiting' || p.retryAt > Date.now() || !['adopt', 'reproduce', 'stack'].includes(this.decide(p, false).action)) continue
       p.state = 'fetching'
       this.fetching++
       void this.prefetch(p).finally(() => { this.fetching--; this.pump() })
@@ -376,6 +382,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
     }
     const signal = AbortSignal.any([stop, AbortSignal.timeout(this.init.deadlineMs ?? PREFETCH_DEADLINE_MS)])
     const asked: string[] = []
+    let held = false
     for (const peer of this.sources(r)) {
       if (signal.aborted) break
       asked.push(peer)
@@ -385,15 +392,28 @@ export class SwarmInbox implements AdoptionInbox, Component {
         this.ready(p)
         return
       } catch (err: any) {
+        if (err?.code === 'timeout') held = true
         this.log('fetch of %s from %s failed - %e', r.child, peer, err)
       }
     }
     if (stop.aborted || this.pending.get(p.id) !== p) return
+    p.rounds++
+    const rounds = this.init.rounds ?? PREFETCH_ROUNDS
+    // Held past a deadline is how a staller behaves: dropped at once. Refused or cut off quickly
+    // (a flapping relayed link, a peer restarting) is asked again, later.
+    if (!held && !signal.aborted && p.rounds < rounds) {
+      // Another round later, from whoever has it then.
+      const pause = (this.init.retryMs ?? PREFETCH_RETRY_MS) * p.rounds
+      p.state = 'waiting'
+      p.retryAt = Date.now() + pause
+      setTimeout(() => { this.pump() }, pause).unref()
+      return
+    }
     this.pending.delete(p.id)
     // Nobody to ask is not the author's fault; asked and not served is.
     if (asked.length === 0) return
     trust.unserved(r.author)
-    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} within ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
+    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} in ${rounds} rounds of up to ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
   }
 
   private ready (p: Pending): void {

@@ -30,6 +30,11 @@ export const BEST_RECORD_ATTESTATIONS = 8
 export const SYNC_AGAIN_AFTER_MS = 60_000
 /** Each sync reaches back this far before the last one: clocks differ and dedup is cheap. */
 export const SYNC_OVERLAP_MS = 10 * 60_000
+/**
+ * Peers whose last sync is remembered; the least recently tried are forgotten
+ * first. Peer ids are free: a peer forgotten only costs a sync from the start.
+ */
+export const SYNC_MAX_PEERS = 4096
 
 // --- request/response protocols -----------------------------------------------
 
@@ -59,6 +64,15 @@ export const PREFETCH_PEER_TIMEOUT_MS = 10_000
 export const PREFETCH_DEADLINE_MS = 30_000
 /** Peers asked for one claim's content (the author, who ran it, anyone connected). */
 export const PREFETCH_MAX_PEERS = 6
+/**
+ * Rounds of asking before a claim's content counts as not served, when every
+ * peer asked refused or dropped the stream quickly: a link that flaps (a
+ * relayed one, a peer restarting) must not cost an honest author its result.
+ * A round that runs into PREFETCH_DEADLINE_MS (a peer holding the stream) is
+ * the last. The rounds are spaced by PREFETCH_RETRY_MS, then twice that.
+ */
+export const PREFETCH_ROUNDS = 3
+export const PREFETCH_RETRY_MS = 15_000
 /**
  * A claim by an author this node has not verified costs a run on faith. Such
  * runs are spaced: at most one in this many experiments overall, and one per

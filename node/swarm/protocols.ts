@@ -83,7 +83,8 @@ export class SwarmProtocols implements Component {
     if (this.started) return
     const node = streamNode(this.components)
     const { stores } = this.init
-    await handleRequests(node, FETCH_PROTOCOL, { maxRequestBytes: 1024, maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs: PROTOCOL_TIMEOUT_MS, rateLimit: { perPeerPerMinute: FETCH_RATE_PER_MINUTE } }, async req => {
+    // Fetch also runs over a limited (relayed) link: one small answer, so a node behind a strict NAT can still adopt.
+    await handleRequests(node, FETCH_PROTOCOL, { maxRequestBytes: 1024, maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs: PROTOCOL_TIMEOUT_MS, rateLimit: { perPeerPerMinute: FETCH_RATE_PER_MINUTE }, runOnLimitedConnection: true }, async req => {
       const r = parseJson(req, 'fetch request')
       const { store } = projectOf(r, stores)
       if (typeof r.hash !== 'string' || !HASH_PATTERN.test(r.hash)) throw new StreamError('protocol', 'hash must be 64 hex')
@@ -157,7 +158,7 @@ function boardEvidence (store: SwarmStore, ids: string[]): Array<ResultMsg | Att
 
 /** Content by hash from `peer`; throws unless it hashes to what was asked and only names editable files. */
 export async function fetchContent (c: SwarmComponents, peer: PeerId, project: string, hash: string, editable: string[], signal?: AbortSignal, timeoutMs = PROTOCOL_TIMEOUT_MS): Promise<Record<string, string>> {
-  const [frame] = await request(streamNode(c), peer, FETCH_PROTOCOL, encode({ project, hash }), { maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs, signal })
+  const [frame] = await request(streamNode(c), peer, FETCH_PROTOCOL, encode({ project, hash }), { maxResponseBytes: MAX_BEST_RECORD_BYTES, timeoutMs, signal, runOnLimitedConnection: true })
   if (frame == null) throw new StreamError('protocol', 'empty fetch answer')
   const { files } = parseJson(frame, 'fetch answer') as { files?: unknown }
   if (typeof files !== 'object' || files === null || Array.isArray(files)) throw new StreamError('protocol', 'fetch answer without files')

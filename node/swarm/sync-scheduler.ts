@@ -3,14 +3,16 @@
  * `sync` is asked for the results and attestations since our last sync with
  * it (or all, the first time), at most once per SYNC_AGAIN_AFTER_MS. Late
  * joiners and healed partitions learn what gossip they missed this way.
- * `stop` removes the listener and aborts syncs in flight.
+ * What it remembers per peer is bounded (SYNC_MAX_PEERS, least recently tried
+ * forgotten first): peer ids are free. `stop` removes the listener and aborts
+ * syncs in flight.
  */
 import type { IdentifyResult, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { SYNC_PROTOCOL, type AttestationMsg, type ResultMsg } from '../../protocol/index.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
-import { SYNC_AGAIN_AFTER_MS, SYNC_OVERLAP_MS } from './constants.ts'
+import { SYNC_AGAIN_AFTER_MS, SYNC_MAX_PEERS, SYNC_OVERLAP_MS } from './constants.ts'
 import { syncFrom } from './protocols.ts'
 
 export type SyncEvent =
@@ -23,19 +25,50 @@ export interface SyncSchedulerInit {
   accept: (m: ResultMsg | AttestationMsg) => Promise<boolean>
   onEvent: (e: SyncEvent) => void
   againAfterMs?: number
+  /** Peers remembered (default SYNC_MAX_PEERS). */
+  maxPeers?: number
   signal?: AbortSignal
+}
+
+/** When a peer was last tried, and the start time of its last sync that completed. */
+interface PeerSync { tried: number, synced?: number }
+
+/**
+ * Per-peer sync times, at most `max` peers, the least recently touched
+ * forgotten first (a Map iterates in insertion order: touching re-inserts).
+ */
+export class SyncMemory {
+  private readonly peers = new Map<string, PeerSync>()
+
+  constructor (readonly max = SYNC_MAX_PEERS) {
+    if (!(max >= 1)) throw new RangeError(`maxPeers must be >= 1, got ${max}`)
+  }
+
+  get (peer: string): PeerSync | undefined { return this.peers.get(peer) }
+
+  /** Records `peer`'s times as the most recent entry, forgetting the oldest beyond `max`. */
+  set (peer: string, times: PeerSync): void {
+    this.peers.delete(peer)
+    this.peers.set(peer, times)
+    while (this.peers.size > this.max) this.peers.delete(this.peers.keys().next().value as string)
+  }
+
+  get size (): number { return this.peers.size }
 }
 
 export class SyncScheduler implements Component {
   readonly [Symbol.toStringTag] = 'swarm-node/sync-scheduler'
   private readonly log: Logger
-  private readonly lastTry = new Map<string, number>()
-  private readonly synced = new Map<string, number>()
+  private readonly memory: SyncMemory
   private controller?: AbortController
 
   constructor (private readonly components: SwarmComponents, private readonly init: SyncSchedulerInit) {
     this.log = components.logger.forComponent('swarm-node:sync')
+    this.memory = new SyncMemory(init.maxPeers ?? SYNC_MAX_PEERS)
   }
+
+  /** Peers whose sync times are remembered now (at most `maxPeers`). */
+  get remembered (): number { return this.memory.size }
 
   isStarted (): boolean { return this.controller != null }
 
@@ -56,6 +89,8 @@ export class SyncScheduler implements Component {
   }
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    // Sync waits for a direct link (identify runs again on it): a relayed one is limited.
+    if (evt.detail.connection.limits != null) return
     if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(evt.detail.peerId.toString())
   }
 
@@ -63,14 +98,16 @@ export class SyncScheduler implements Component {
     const controller = this.controller
     if (controller == null) return
     const now = Date.now()
-    if (now - (this.lastTry.get(peer) ?? 0) < (this.init.againAfterMs ?? SYNC_AGAIN_AFTER_MS)) return
-    this.lastTry.set(peer, now)
+    const last = this.memory.get(peer)
+    if (now - (last?.tried ?? 0) < (this.init.againAfterMs ?? SYNC_AGAIN_AFTER_MS)) return
+    this.memory.set(peer, { ...last, tried: now })
     const signal = this.init.signal != null ? AbortSignal.any([controller.signal, this.init.signal]) : controller.signal
     try {
       // Overlap the last sync generously: clocks differ and dedup is cheap.
-      const since = Math.max(0, (this.synced.get(peer) ?? 0) - SYNC_OVERLAP_MS)
+      const since = Math.max(0, (last?.synced ?? 0) - SYNC_OVERLAP_MS)
       const res = await syncFrom(this.components, peerIdFromString(peer), this.init.project, since, this.init.accept, signal)
-      this.synced.set(peer, now)
+      // Read again: other peers may have come and gone during the sync; a forgotten peer is remembered anew.
+      this.memory.set(peer, { tried: this.memory.get(peer)?.tried ?? now, synced: now })
       if (res.added > 0 || res.rejected > 0) this.init.onEvent({ type: 'synced', peer, added: res.added, rejected: res.rejected })
     } catch (err: any) {
       if (signal.aborted) return

@@ -239,3 +239,125 @@ export function projectIdOf (manifest: Record<string, unknown>, files: Array<{ p
   const listed = files.map(f => ({ path: f.path, sha256: sha256Hex(f.bytes) })).sort((a, b) => byCodeUnits(a.path, b.path))
   return sha256Hex(canonical({ files: listed, manifest, v: 1 }))
 }
+
+// --- §1 rendezvous -------------------------------------------------------------
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/** §1: CIDv1, codec raw (0x55), SHA-256 multihash of the namespace's UTF-8; base32 lower case with the prefix `b`. */
+export function rendezvousCidOf (namespace: string): { cid: string, hex: string } {
+  const bytes = Buffer.concat([Buffer.from([0x01, 0x55, 0x12, 0x20]), createHash('sha256').update(namespace, 'utf8').digest()])
+  let out = 'b'
+  let bits = 0
+  let value = 0
+  for (const byte of bytes) {
+    value = (value << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      out += BASE32[(value >>> bits) & 31]
+    }
+    value &= (1 << bits) - 1
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
+  return { cid: out, hex: bytes.toString('hex') }
+}
+
+// --- §9 the DHT best record ----------------------------------------------------
+
+const BEST_KEY = /^\/swarm-best\/([0-9a-f]{64})\/([a-z0-9][a-z0-9-]{0,47})$/
+const utf8 = (value: unknown): Uint8Array => new TextEncoder().encode(canonical(value))
+
+/** §4: a relative `/`-separated path of at most 256 UTF-16 code units, no empty, `.` or `..` segment, no `\`, `:` or control character. */
+function relativePath (p: string): void {
+  if (p.length === 0 || p.length > 256 || p.startsWith('/') || /[\\:\u0000-\u001f\u007f]/.test(p)) refuse(`bad path ${JSON.stringify(p)}`)
+  if (p.split('/').some(s => s === '' || s === '.' || s === '..')) refuse(`bad path ${JSON.stringify(p)}`)
+}
+
+/**
+ * §9: a best record's bytes under `key` (its text, `/swarm-best/<project>/<track>`): size, UTF-8, JSON, members,
+ * canonical bytes, the key's project and track, a valid kept result, content that hashes to its child,
+ * attestations of exactly that result by distinct peers other than its author, and every signature.
+ */
+export async function decodeBestRecord (key: string, bytes: Uint8Array): Promise<Record<string, any>> {
+  const k = BEST_KEY.exec(key) ?? refuse('not a best-record key')
+  if (bytes.byteLength > 524288) refuse('over 512 KiB')
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) refuse('byte order mark')
+  let text = ''
+  try { text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) } catch { refuse('not UTF-8') }
+  let value: unknown
+  try { value = JSON.parse(text) } catch { refuse('not JSON') }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('not an object')
+  const r = value as Record<string, any>
+  if (r.v !== 1 || r.kind !== 'best') refuse('not a version-1 best record')
+  const anything: Check = () => {}
+  exactly({ ...ENVELOPE, project: hash, track, result: anything, content: anything, attestations: anything, time })(r, 'best')
+  if (canonical(r) !== text) refuse('not canonical')
+  if (r.project !== k[1] || r.track !== k[2]) refuse('stored under another project\'s or track\'s key')
+  const resultBytes = utf8(r.result)
+  if (resultBytes.byteLength > 65536) refuse('result over 64 KiB')
+  const { message: result, id: resultId } = await decodeGossip(resultBytes, { project: r.project })
+  if (result.kind !== 'result' || result.status !== 'keep' || result.track !== r.track) refuse('not a keep of the record\'s project and track')
+  exactly({ files: anything })(r.content, 'best.content')
+  const files = r.content.files
+  if (typeof files !== 'object' || files === null || Array.isArray(files)) refuse('content.files: not an object')
+  const paths = Object.keys(files)
+  if (paths.length < 1 || paths.length > 16) refuse('content: 1 to 16 files')
+  for (const p of paths) { relativePath(p); if (typeof files[p] !== 'string') refuse(`content ${p}: not text`) }
+  if (contentHashOf(files) !== result.child) refuse('content does not hash to the result\'s child')
+  if (!Array.isArray(r.attestations) || r.attestations.length > 32) refuse('attestations: an array of at most 32')
+  const attesters = new Set<string>()
+  for (const a of r.attestations) {
+    const { message } = await decodeGossip(utf8(a), { project: r.project })
+    if (message.kind !== 'attestation' || message.result !== resultId || message.child !== result.child || message.track !== r.track) refuse('an attestation of something else')
+    if (message.author === result.author || attesters.has(message.author)) refuse('self-attestation, or an attester twice')
+    attesters.add(message.author)
+  }
+  if (!signatureValid(r)) refuse('the record\'s signature does not verify')
+  return r
+}
+
+/** §8, the figure: `val_bpb` when a number, else `verified_bpb`, else none. */
+const figureOf = (m: Record<string, any>): number | null => typeof m.val_bpb === 'number' ? m.val_bpb : typeof m.verified_bpb === 'number' ? m.verified_bpb : null
+
+/** §9: the middle figure, or the mean of the two middle ones. */
+function medianOf (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+export type BestRankKey = [number, number, number, number, string, string]
+
+/** §9, the selector: [tier, figure, failed, result time, result id, record id] from the record's own attestations. */
+export function bestRankKey (r: Record<string, any>): BestRankKey {
+  const ok = (r.attestations as Array<Record<string, any>>).filter(a => a.ok === true).map(figureOf).filter((x): x is number => x != null)
+  const failed = (r.attestations as Array<Record<string, any>>).filter(a => a.ok !== true).length
+  return [ok.length > 0 ? 0 : 1, ok.length > 0 ? medianOf(ok) : figureOf(r.result) ?? Infinity, failed, r.result.time, messageIdOf(r.result), messageIdOf(r)]
+}
+
+const compareKeys = (a: BestRankKey, b: BestRankKey): number => {
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i]!, b[i]!]
+    const order = typeof x === 'string' || typeof y === 'string' ? byCodeUnits(String(x), String(y)) : x < y ? -1 : x > y ? 1 : 0
+    if (order !== 0) return order
+  }
+  return 0
+}
+
+/** §9: which record the selector keeps, the valid ones best first, and the refused ones. */
+export async function rankBestRecords (key: string, records: Uint8Array[]): Promise<{ selected: number, order: number[], refused: number[] }> {
+  const valid: Array<{ i: number, key: BestRankKey }> = []
+  const refused: number[] = []
+  for (const [i, bytes] of records.entries()) {
+    try {
+      valid.push({ i, key: bestRankKey(await decodeBestRecord(key, bytes)) })
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err
+      refused.push(i)
+    }
+  }
+  valid.sort((a, b) => compareKeys(a.key, b.key) || Buffer.compare(records[a.i]!, records[b.i]!) || a.i - b.i)
+  const order = valid.map(v => v.i)
+  return { selected: order[0] ?? refused[0] ?? -1, order, refused }
+}

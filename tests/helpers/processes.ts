@@ -32,10 +32,14 @@ export class TestProcess {
   private nextId = 1
   private exitInfo?: { code: number | null, signal: NodeJS.Signals | null }
 
-  constructor (readonly name: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+  /** `netns`: run inside that network namespace (`ip netns exec`; tests/helpers/netns.ts). */
+  constructor (readonly name: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}, netns?: string) {
+    const argv = [process.execPath, '--import', 'tsx', file, ...args]
+    const [cmd, ...rest] = netns != null ? ['ip', 'netns', 'exec', netns, ...argv] : argv
+    this.child = spawn(cmd!, rest, {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
+      // Never the public bootstrap peers from a test (empty = none), whatever the environment says.
+      env: { ...process.env, SWARM_NODE_PUBLIC_BOOTSTRAP: '', ...env },
       stdio: ['pipe', 'pipe', 'pipe']
     })
     this.exited = new Promise(resolve => {
@@ -129,8 +133,8 @@ export class TestProcess {
 }
 
 /** Start `file` (path from the repo root or absolute) as `node --import tsx file ...args`. */
-export function spawnTs (name: string, file: string, args: string[] = [], env?: NodeJS.ProcessEnv): TestProcess {
-  return new TestProcess(name, file, args, env)
+export function spawnTs (name: string, file: string, args: string[] = [], env?: NodeJS.ProcessEnv, netns?: string): TestProcess {
+  return new TestProcess(name, file, args, env, netns)
 }
 
 /** Kill every process still running, in parallel. */

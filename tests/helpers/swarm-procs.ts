@@ -39,10 +39,13 @@ export class CliProc {
   private readonly listeners = new Set<() => void>()
   private done = false
 
-  constructor (readonly name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  /** `netns`: run inside that network namespace (`ip netns exec`; tests/helpers/netns.ts). */
+  constructor (readonly name: string, args: string[], opts: { netns?: string, env?: NodeJS.ProcessEnv } = {}) {
+    const [cmd, ...rest] = opts.netns != null ? ['ip', 'netns', 'exec', opts.netns, process.execPath, BIN, ...args] : [process.execPath, BIN, ...args]
+    this.child = spawn(cmd!, rest, {
       cwd: REPO_ROOT,
-      env: { ...process.env, PATH: pathWithFakeUv(), ...env },
+      // Never the public bootstrap peers from a test (empty = none), whatever the environment says.
+      env: { ...process.env, PATH: pathWithFakeUv(), SWARM_NODE_PUBLIC_BOOTSTRAP: '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     registry.add(this)
@@ -97,7 +100,7 @@ export class CliProc {
   }
 
   tail (): string {
-    const last = this.events.slice(-8).map(e => JSON.stringify(e).slice(0, 300))
+    const last = this.events.slice(-(Number(process.env.SWARM_TEST_TAIL) || 8)).map(e => JSON.stringify(e).slice(0, 300))
     return `--- ${this.name}: last events ---\n${last.join('\n')}\n--- ${this.name}: stderr ---\n${this.stderr.join('\n')}`
   }
 
@@ -167,7 +170,7 @@ function trainerArgs (o: TrainerOptions, dir: string, home: string): string[] {
 export async function startTrainer (name: string, o: TrainerOptions = {}): Promise<Trainer> {
   const dir = o.dir ?? await fixtureCopy('autoresearch')
   const home = o.home ?? await tempDir(`home-${name}`)
-  const proc = new CliProc(name, trainerArgs(o, dir, home), o.env)
+  const proc = new CliProc(name, trainerArgs(o, dir, home), { env: o.env })
   const session = await proc.waitFor(e => e.type === 'session', 60_000, 'session')
   const listening = o.offline === true ? null : await proc.waitFor(e => e.type === 'listening', 30_000, 'listening')
   return { name, proc, dir, home, peerId: session.peerId, addr: listening?.addrs[0] ?? null, track: session.track, project: session.project }
