@@ -31,6 +31,12 @@ function positiveInt (v: string): number {
   return n
 }
 
+function nonNegativeNumber (v: string): number {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0')
+  return n
+}
+
 function nonNegativeInt (v: string): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0')
@@ -86,9 +92,10 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
     .option('--tag <tag>', 'run tag: experiments go on the git branch swarm/<tag>', runTag, 'main')
     .option('--max-experiments <n>', 'stop after n experiments (default: run until stopped)', positiveInt)
     .option('--no-confirm', 'keep a candidate after one run instead of confirming it with a second run')
+    .option('--decisive <margins>', 'keep on one run a candidate this many noise margins better than the baseline (default 4; 0 = always confirm)', nonNegativeNumber)
     .option('--measure-noise', 'run the baseline again at start and set the noise margin from the spread (the first baseline always does)')
     .option('--noise-runs <n>', 'runs of the baseline when measuring the noise (default 3; 1 = keep swarm.json\'s noise_margin)', positiveInt)
-    .addOption(new Option('--seed <n>', 'seed of the mutation proposer (default: time)').argParser(positiveInt))
+    .addOption(new Option('--seed <n>', 'seed of the mutation proposer (default: from the peer id)').argParser(positiveInt))
     .addOption(new Option('--proposer <kind>', 'who proposes changes: auto (the LLM or agent command when configured, else mutation), mutation (random search over train.py constants) or none (only reproduce what the swarm finds)').choices(['auto', 'mutation', 'none']).default('auto'))
     .option('--no-adopt', 'never run code from other peers (results are still shared and received)')
     .option('--commit-changes', 'commit your uncommitted changes to the project (e.g. a fixed swarm.json) on the experiment branch instead of refusing to start; taken back if the baseline fails')
@@ -153,7 +160,7 @@ export function buildProgram (run: (fn: (home: string, out: Output) => Promise<n
   program.command('results')
     .description('show this node\'s experiment history (like results.tsv), with filters; from the running node, or the results log when none runs')
     .option('--project <dir|name|id>', 'project directory, name (e.g. brown-bytes) or id (a prefix will do) (default: the running node\'s project, else the newest run of <home>/project)')
-    .addOption(new Option('--status <status>', 'only experiments with this outcome').choices(['keep', 'discard', 'crash', 'invalid', 'baseline']))
+    .addOption(new Option('--status <status>', 'only experiments with this outcome').choices(['keep', 'discard', 'crash', 'invalid', 'baseline', 'adopted', 'restored']))
     .option('--limit <n>', 'only the newest n (after the other filters)', positiveInt)
     .option('--since <when>', 'only experiments finished since a duration ago (30m, 2h, 7d) or a date (2026-03-01)')
     .action(async (opts: ResultsOptions) => { await run(async (home, out) => (await import('./commands/results.ts')).results(home, opts, out)) })

@@ -31,12 +31,15 @@ export function niceTicks (lo: number, hi: number, n = 6): number[] {
 /** Digits enough to tell ticks `step` apart. */
 const digitsFor = (ticks: number[]): number => ticks.length < 2 ? 4 : Math.min(6, Math.max(0, -Math.floor(Math.log10(Math.abs(ticks[1]! - ticks[0]!)) - 1e-9)))
 
+/** The statuses where the baseline moved: a keep, a (re)measured baseline, one adopted with no run or gone back to. */
+const moved = (status: string): boolean => status === 'keep' || status === 'baseline' || status === 'adopted' || status === 'restored'
+
 export function renderProgressSvg (records: ExperimentRecord[], opts: PlotOptions = {}): string {
   const W = opts.width ?? 1200
   const H = opts.height ?? 600
   const pts = records.map(r => ({ seq: r.seq, status: r.status, value: r.status === 'crash' ? null : recordFigure(r), description: r.description }))
   const valued = pts.filter(p => p.value != null) as Array<typeof pts[number] & { value: number }>
-  const anchors = valued.filter(p => p.status === 'keep' || p.status === 'baseline')
+  const anchors = valued.filter(p => moved(p.status))
 
   const best = Math.min(...valued.map(p => p.value), Infinity)
   const top = anchors.length > 0 ? Math.max(...anchors.map(p => p.value)) : Math.max(...valued.map(p => p.value), -Infinity)
@@ -88,8 +91,8 @@ export function renderProgressSvg (records: ExperimentRecord[], opts: PlotOption
       const x = X(p.seq)
       const y = M.top + 6
       out.push(`<path d="M${f(x)},${f(y - 5)} L${f(x + 4)},${f(y + 2)} L${f(x - 4)},${f(y + 2)} Z" fill="${COLORS.discard}">${tip}</path>`)
-    } else if (p.status === 'keep' || p.status === 'baseline') {
-      const fill = p.status === 'keep' ? COLORS.keep : COLORS.baseline
+    } else if (moved(p.status)) {
+      const fill = p.status === 'baseline' ? COLORS.baseline : COLORS.keep
       out.push(`<circle cx="${f(X(p.seq))}" cy="${f(Y(p.value))}" r="5.5" fill="${fill}" stroke="${COLORS.keepEdge}" stroke-width="1">${tip}</circle>`)
       const label = p.description.length > 48 ? p.description.slice(0, 47) + '…' : p.description
       out.push(`<text transform="translate(${f(X(p.seq) + 7)} ${f(Y(p.value) - 7)}) rotate(-25)" font-size="10" fill="${COLORS.keepEdge}">${esc(label)}</text>`)

@@ -21,9 +21,12 @@ import type { AttestationMsg, ClaimMsg, Message, ResultMsg, Signed, StatusMsg } 
 const ENVELOPE_KEYS = ['v', 'kind', 'author', 'sig'] as const
 const RESULT_KEYS = [...ENVELOPE_KEYS, 'project', 'track', 'parent', 'child', 'diff', 'val_bpb', 'verified_bpb',
   'status', 'reason', 'metrics', 'hardware', 'agent', 'description', 'time']
+/** Members added after version 1 first shipped: absent is valid (older nodes send none of them). */
+const RESULT_OPTIONAL = ['merged']
 const ATTESTATION_KEYS = [...ENVELOPE_KEYS, 'project', 'track', 'result', 'child', 'ok', 'val_bpb', 'verified_bpb',
   'hardware', 'time']
 const CLAIM_KEYS = [...ENVELOPE_KEYS, 'project', 'track', 'parent', 'description', 'time', 'expires']
+const CLAIM_OPTIONAL = ['child']
 const STATUS_KEYS = [...ENVELOPE_KEYS, 'project', 'track', 'experiment', 'best_bpb', 'experiments', 'kept', 'peers', 'time']
 
 /**
@@ -49,11 +52,12 @@ function checkEnvelope (m: Obj, field: string): void {
 
 export function checkResult (value: unknown, field = 'result'): ResultMsg {
   checkHeader(value, field, 'result')
-  const m = checkRecord(value, field, RESULT_KEYS)
+  const m = checkRecord(value, field, RESULT_KEYS, RESULT_OPTIONAL)
   checkHash(m.project, `${field}.project`)
   checkTrack(m.track, `${field}.track`)
   checkHash(m.parent, `${field}.parent`)
   checkHash(m.child, `${field}.child`)
+  if (Object.hasOwn(m, 'merged')) checkHash(m.merged, `${field}.merged`)
   checkBytesText(m.diff, `${field}.diff`, MAX_DIFF_BYTES)
   const valBpb = checkBpb(m.val_bpb, `${field}.val_bpb`, true)
   const verifiedBpb = checkBpb(m.verified_bpb, `${field}.verified_bpb`, true)
@@ -94,10 +98,11 @@ export function checkAttestation (value: unknown, field = 'attestation'): Attest
 
 export function checkClaim (value: unknown, field = 'claim'): ClaimMsg {
   checkHeader(value, field, 'claim')
-  const m = checkRecord(value, field, CLAIM_KEYS)
+  const m = checkRecord(value, field, CLAIM_KEYS, CLAIM_OPTIONAL)
   checkHash(m.project, `${field}.project`)
   checkTrack(m.track, `${field}.track`)
   checkHash(m.parent, `${field}.parent`)
+  if (Object.hasOwn(m, 'child')) checkHash(m.child, `${field}.child`)
   checkText(m.description, `${field}.description`, MAX_DESCRIPTION_CHARS)
   const time = checkTime(m.time, `${field}.time`)
   const expires = checkTime(m.expires, `${field}.expires`)

@@ -15,13 +15,13 @@ import type { Hardware } from './types.ts'
 export type Obj = Record<string, unknown>
 
 /**
- * A plain object with exactly `keys`: an extra key is `unknown-field`, a
- * missing one `bad-field`.
+ * A plain object with exactly `keys`, plus any of `optional`: an extra key is
+ * `unknown-field`, a missing one (not optional) `bad-field`.
  */
-export function checkRecord (value: unknown, field: string, keys: readonly string[]): Obj {
+export function checkRecord (value: unknown, field: string, keys: readonly string[], optional: readonly string[] = []): Obj {
   if (!isPlainObject(value)) fail('bad-field', field, `must be an object, got ${describe(value)}`)
   for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) fail('unknown-field', `${field}.${key}`, 'is not a known field')
+    if (!keys.includes(key) && !optional.includes(key)) fail('unknown-field', `${field}.${key}`, 'is not a known field')
   }
   for (const key of keys) {
     if (!Object.hasOwn(value, key)) fail('bad-field', `${field}.${key}`, 'is missing')

@@ -34,6 +34,11 @@ export interface ResultMsg extends Envelope<'result'> {
   parent: Hash
   /** Content hash of the candidate. */
   child: Hash
+  /**
+   * A stacked candidate's second parent: the content of the peer's keep whose
+   * change was applied onto `parent` (optional; absent on every other result).
+   */
+  merged?: Hash
   diff: string
   /** As reported by the run; null when it crashed. */
   val_bpb: number | null
@@ -68,6 +73,8 @@ export interface ClaimMsg extends Envelope<'claim'> {
   project: Hash
   track: string
   parent: Hash
+  /** Content hash of the candidate it runs, when the claimant knows it (optional): peers skip that content. */
+  child?: Hash
   description: string
   time: number
   expires: number

@@ -14,8 +14,14 @@
  * landscape's noiseless value of each node's baseline. Prints a table, writes
  * the figures to JSON and every node's event lines to the logs directory.
  *
+ * With --real, the default CPU project instead (trainer/template: a byte-level
+ * GPT, --budget 60): 2 isolated nodes against a private swarm of 2, 30 minutes
+ * an arm; progress is each node's own baseline figure (there is no noiseless
+ * value), and time to target is measured only when --target is given.
+ *
  *   npm run bench:swarm [-- --seeds 3 --seconds 90 --arms isolated,swarm-8,swarm-4-2-2
  *                          --target 1.10 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
+ *   npm run bench:swarm -- --real [--seconds 1800 --budget 60 --seeds 1 --target 2.1]
  *   npm run bench:swarm -- --from bench-results/swarm.json    # the table of an earlier run again
  */
 import '../node/polyfills.js'
@@ -25,24 +31,32 @@ import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { runArm, type ArmRun, type ArmSpec } from './bench-swarm/arm.ts'
-import { landscapeFacts, Scorer } from './bench-swarm/landscape.ts'
+import { FigureScorer, landscapeFacts, Scorer } from './bench-swarm/landscape.ts'
 import { REPO_ROOT } from './bench-swarm/node-process.ts'
 import { measureArm, summarise, table, type Measured } from './bench-swarm/summary.ts'
 
-const ARMS: ArmSpec[] = [
+const LANDSCAPE_ARMS: ArmSpec[] = [
   { name: 'isolated', groups: [1, 1, 1, 1, 1, 1, 1, 1], swarm: false },
   { name: 'swarm-8', groups: [8], swarm: true },
   { name: 'swarm-4-2-2', groups: [4, 2, 2], swarm: true }
 ]
+/** The real project: two nodes on the machine in either arm. */
+const REAL_ARMS: ArmSpec[] = [
+  { name: 'isolated-2', groups: [1, 1], swarm: false },
+  { name: 'swarm-2', groups: [2], swarm: true }
+]
 
 const { values: args } = parseArgs({
   options: {
-    seeds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '90' },
-    arms: { type: 'string', default: ARMS.map(a => a.name).join(',') },
+    real: { type: 'boolean', default: false },
+    seeds: { type: 'string' },
+    seconds: { type: 'string' },
+    arms: { type: 'string' },
     target: { type: 'string' },
-    'json-out': { type: 'string', default: 'bench-results/swarm.json' },
-    logs: { type: 'string', default: 'bench-results/swarm-logs' },
+    // --real only: the training budget of each experiment.
+    budget: { type: 'string', default: '60' },
+    'json-out': { type: 'string' },
+    logs: { type: 'string' },
     // Print the table of an earlier run's JSON again (after a change to the summary), running nothing.
     from: { type: 'string' }
   }
@@ -53,29 +67,43 @@ if (args.from != null) {
   console.log(table(summarise(old.groups, old.seeds, cps, old.seconds), old.seconds, cps))
   process.exit(0)
 }
-const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1)
-const seconds = Number(args.seconds)
-const arms = args.arms!.split(',').map(name => {
+const real = args.real === true
+args['json-out'] ??= real ? 'bench-results/swarm-real.json' : 'bench-results/swarm.json'
+args.logs ??= real ? 'bench-results/swarm-real-logs' : 'bench-results/swarm-logs'
+const ARMS = real ? REAL_ARMS : LANDSCAPE_ARMS
+const seeds = Array.from({ length: Number(args.seeds ?? (real ? 1 : 3)) }, (_, i) => i + 1)
+const seconds = Number(args.seconds ?? (real ? 1800 : 90))
+const arms = (args.arms ?? ARMS.map(a => a.name).join(',')).split(',').map(name => {
   const a = ARMS.find(x => x.name === name)
   if (a == null) throw new Error(`unknown arm ${name} (known: ${ARMS.map(x => x.name).join(', ')})`)
   return a
 })
-const project = join(REPO_ROOT, 'projects', 'landscape')
-const facts = await landscapeFacts(project)
-const target = args.target != null ? Number(args.target) : facts.target
+const project = join(REPO_ROOT, ...(real ? ['trainer', 'template'] : ['projects', 'landscape']))
+const facts = real ? null : await landscapeFacts(project)
+const target = args.target != null ? Number(args.target) : facts?.target ?? null
+const extraArgs = real ? ['--budget', String(Number(args.budget))] : []
 const checkpoints = [seconds / 4, seconds / 2, seconds].map(Math.round)
 
 const root = await mkdtemp(join(tmpdir(), 'swarm-bench-swarm-'))
 process.once('exit', () => { rmSync(root, { recursive: true, force: true }) })
 const scratch = join(root, 'scores')
 await mkdir(scratch)
-const scorer = new Scorer(join(project, 'landscape.py'), scratch)
+const scorer = real ? new FigureScorer() : new Scorer(join(project, 'landscape.py'), scratch)
 const say = (line: string): void => { console.log(line) }
 const began = Date.now()
-say(`landscape: start ${facts.start.toFixed(3)}, target ${target}, optimum ${facts.optimum}, noise σ ${facts.sigma}; ${seeds.length} seeds x ${arms.map(a => a.name).join(', ')}, ${seconds} s each`)
+say(facts != null
+  ? `landscape: start ${facts.start.toFixed(3)}, target ${target}, optimum ${facts.optimum}, noise σ ${facts.sigma}; ${seeds.length} seeds x ${arms.map(a => a.name).join(', ')}, ${seconds} s each`
+  : `the default project (trainer/template), budget ${args.budget} s, target ${target ?? 'none'}; ${seeds.length} seeds x ${arms.map(a => a.name).join(', ')}, ${seconds} s each; values are the nodes' own figures`)
 
 const measured: Measured[] = []
-const armLog: Array<{ arm: string, seed: number, ended: ArmRun['ended'], seconds: number, load: [number, number] }> = []
+const armLog: Array<{ arm: string, seed: number, ended: ArmRun['ended'], seconds: number, load: [number, number], meanLoad: number }> = []
+
+/** Samples the load average every 2 s while an arm runs: its mean goes beside every figure of the arm. */
+function loadSampler (): () => number {
+  const xs = [loadavg()[0]!]
+  const t = setInterval(() => xs.push(loadavg()[0]!), 2000)
+  return () => { clearInterval(t); xs.push(loadavg()[0]!); return xs.reduce((a, b) => a + b, 0) / xs.length }
+}
 try {
   for (const seed of seeds) {
     // Rotate the order of arms per seed, so a drift in the machine's load falls on every arm alike.
@@ -84,17 +112,19 @@ try {
       const load0 = loadavg()[0]!
       const t = Date.now()
       say(`${spec.name} seed ${seed}: starting ${spec.groups.reduce((a, b) => a + b, 0)} nodes (load ${load0.toFixed(1)})`)
-      const arm = await runArm({ spec, seed, seconds, target, project, root, logs: args.logs!, scorer, say })
+      const sampled = loadSampler()
+      const arm = await runArm({ spec, seed, seconds, target, project, root, logs: args.logs!, scorer, extraArgs, say })
+      const meanLoad = sampled()
       // Score every baseline and keep the arm recorded (most already are).
       for (const n of arm.nodes) {
         for (const e of n.events) {
-          if (e.type === 'experiment-end' && (e.record.status === 'keep' || e.record.status === 'baseline')) await scorer.score(n.dir, e.record.commit, e.record.child)
+          if (e.type === 'experiment-end' && ['keep', 'baseline', 'adopted', 'restored'].includes(e.record.status)) await scorer.score(n.dir, e.record.commit, e.record.child, e.record)
         }
       }
       const load1 = loadavg()[0]!
-      armLog.push({ arm: spec.name, seed, ended: arm.ended, seconds: (arm.endedAt - t) / 1000, load: [load0, load1] })
-      say(`${spec.name} seed ${seed}: ended (${arm.ended}) after ${((arm.endedAt - t) / 1000).toFixed(0)} s; load ${load1.toFixed(1)}`)
-      measured.push(...measureArm(arm, scorer.values, target, checkpoints))
+      armLog.push({ arm: spec.name, seed, ended: arm.ended, seconds: (arm.endedAt - t) / 1000, load: [load0, load1], meanLoad })
+      say(`${spec.name} seed ${seed}: ended (${arm.ended}) after ${((arm.endedAt - t) / 1000).toFixed(0)} s; load ${load1.toFixed(1)} (mean ${meanLoad.toFixed(1)})`)
+      measured.push(...measureArm(arm, scorer.values, target ?? -Infinity, checkpoints, meanLoad))
     }
   }
 } finally {
@@ -102,10 +132,10 @@ try {
 }
 
 const rows = summarise(measured, seeds, checkpoints, seconds)
-const loads = armLog.flatMap(a => a.load)
+const loads = armLog.map(a => a.meanLoad)
 say('')
 say(table(rows, seconds, checkpoints))
-say(`\nload average (1 min) at arm starts and ends: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on 2 cores; whole benchmark ${((Date.now() - began) / 60000).toFixed(1)} min`)
+say(`\nload average (1 min, sampled every 2 s) over the arms: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)}, per arm ${armLog.map(a => `${a.arm}/${a.seed} ${a.meanLoad.toFixed(1)}`).join(', ')} (2 cores); whole benchmark ${((Date.now() - began) / 60000).toFixed(1)} min`)
 await mkdir(dirname(args['json-out']!), { recursive: true })
-await writeFile(args['json-out']!, JSON.stringify({ landscape: { ...facts, target }, seconds, seeds, arms: armLog, rows, groups: measured }, null, 2) + '\n')
+await writeFile(args['json-out']!, JSON.stringify({ ...(facts != null ? { landscape: { ...facts, target } } : { project: 'trainer/template', budget: Number(args.budget), target }), seconds, seeds, arms: armLog, rows, groups: measured }, null, 2) + '\n')
 say(`figures: ${args['json-out']}; node event logs: ${args.logs}/`)

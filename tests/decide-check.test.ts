@@ -8,6 +8,11 @@ describe('keep rule', () => {
     expect(firstLook(2.47, 2.5, 0.02, true)).toBe('confirm')
     expect(firstLook(2.47, 2.5, 0.02, false)).toBe('keep')
     expect(firstLook(Number.NaN, 2.5, 0.02, true)).toBe('discard')
+    // Decisively better (4 margins by default): kept on the one run; 0 always confirms.
+    expect(firstLook(2.42, 2.5, 0.02, true)).toBe('keep')
+    expect(firstLook(2.43, 2.5, 0.02, true)).toBe('confirm')
+    expect(firstLook(2.42, 2.5, 0.02, true, 0)).toBe('confirm')
+    expect(firstLook(2.3, 2.5, 0.02, true, 10)).toBe('keep')
   })
   it('keeps after confirmation only when both runs beat the baseline and the mean clears the margin', () => {
     expect(afterConfirm(2.40, 2.46, 2.5, 0.02)).toBe('keep')

@@ -61,7 +61,8 @@ describe('a baseline figure across a restart, with val_bpb varying from run to r
   it('is the mean of the confirming runs in the loop, after a restart, on the wire and in a reproduction\'s claim', async () => {
     const session = await openSession({ projectDir: dir, home, runTag: 'fig' })
     const ends: ExperimentRecord[] = []
-    await runLoop({ session, proposer: new OneKeep(), signal: new AbortController().signal, onEvent: (e: LoopEvent) => { if (e.type === 'experiment-end') ends.push(e.record) } })
+    // Always confirm: the decision figure is the mean of the two runs.
+    await runLoop({ session, proposer: new OneKeep(), signal: new AbortController().signal, decisive: 0, onEvent: (e: LoopEvent) => { if (e.type === 'experiment-end') ends.push(e.record) } })
     const keep = ends.find(r => r.status === 'keep')!
     expect(keep, `a keep among ${ends.map(r => r.status).join(', ')}`).toBeDefined()
     const first = keep.metrics.first_run as number

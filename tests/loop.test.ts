@@ -51,7 +51,8 @@ describe('research loop on an autoresearch-shaped project', () => {
       edit('hang', 'sleep_s = 0.2', 'sleep_s = 60'),
       edit('lr 2 -> nan', 'LEARNING_RATE = 0.04', 'LEARNING_RATE = 2.0')
     ])
-    await runLoop({ session, proposer, signal: new AbortController().signal, onEvent: e => events.push(e) })
+    // Always confirm: this keep (10 margins) would otherwise be kept on its one decisive run.
+    await runLoop({ session, proposer, signal: new AbortController().signal, onEvent: e => events.push(e), decisive: 0 })
 
     const ends = events.filter(e => e.type === 'experiment-end').map(e => (e as any).record)
     expect(ends.map(r => r.status)).toEqual(['baseline', 'keep', 'discard', 'crash', 'crash', 'crash'])

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { contentHash } from '../protocol/index.ts'
 import { analyse } from '../trainer/proposers/constraints.ts'
-import { applyMutation, findConstants, neighbours, proposeMutation, rng, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
+import { applyMutation, findConstants, neighbours, proposeMutation, rng, seedFor, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
 import type { PastExperiment, ProposeContext } from '../trainer/proposers/types.ts'
 import { TEMPLATE_DIR } from '../trainer/template.ts'
 
@@ -168,5 +168,27 @@ describe('mutation proposer: what the file itself rules out', () => {
     const p = proposeMutation(on('0.1', []), rng(5))!
     const m = p.detail!.mutation as Mutation
     expect(m.context).toEqual(m.name === 'DEPTH' ? {} : m.name === 'LR' ? { WD: '0.1' } : { LR: '0.1' })
+  })
+
+  it('learns a trusted peer\'s crash the same way, from the files it was made on', () => {
+    const file = (wd: string, depth = '2'): string => ['LR = 0.05', `WD = ${wd}`, `DEPTH = ${depth}`, 'opt = make(LR, WD)'].join('\n')
+    const lrTo01 = (c: ProposeContext): string | undefined => viableOptions(c).skipped.find(s => s.option.mutation.name === 'LR' && s.option.mutation.to === '0.1')?.why
+    // The peer crashed LR 0.05 -> 0.1 with WD 0.1 on its baseline (DEPTH 3); ours differs only where it does not matter.
+    const crash = { description: 'LR 0.05 -> 0.1', reason: 'exit code 1: ValueError: lr too high', parentFiles: { 'train.py': file('0.1', '3') } }
+    expect(lrTo01(ctx({ files: { 'train.py': file('0.1') }, swarmCrashes: [crash] }))).toMatch(/crashed before on a peer with the same WD/)
+    expect(lrTo01(ctx({ files: { 'train.py': file('0.2') }, swarmCrashes: [crash] }))).toBeUndefined()
+    // A description that names no constant change teaches nothing.
+    expect(lrTo01(ctx({ files: { 'train.py': file('0.1') }, swarmCrashes: [{ ...crash, description: 'rewrite the optimizer' }] }))).toBeUndefined()
+  })
+
+  it('skips what trusted peers ran on this baseline or are running now, and draws differently per node', () => {
+    const all = viableOptions(ctx()).viable
+    const taken = new Map(all.slice(0, 3).map(o => [o.child, 'discard by peer 12345678: "x"']))
+    const { viable, skipped } = viableOptions(ctx({ swarmTried: taken }))
+    expect(viable.length).toBe(all.length - 3)
+    expect(skipped.filter(s => s.why.startsWith('in the swarm: discard by peer')).length).toBe(3)
+    // Nodes seeded by their peer ids: on one baseline, their first draws spread over the options.
+    const firsts = new Set(Array.from({ length: 8 }, (_, i) => proposeMutation(ctx(), rng(seedFor(`12D3KooWpeer${i}`)))!.description))
+    expect(firsts.size).toBeGreaterThan(3)
   })
 })

@@ -152,6 +152,10 @@ const cases: Case[] = [
   gossip('claim expiring before it starts', encode({ ...C, expires: T0 - 1 }), 'bad-field', 'claim.expires'),
   gossip('claim expiring when it starts', encode({ ...C, expires: T0 }), 'bad-field', 'claim.expires'),
   gossip('claim lasting over 2 h', encode({ ...C, expires: T0 + 2 * 3600_000 + 1 }), 'bad-field', 'claim.expires'),
+  // optional members: checked when present
+  gossip('claim naming a child that is no hash', encode({ ...C, child: 'x'.repeat(64) }), 'bad-hash', 'claim.child'),
+  gossip('claim naming a null child', encode({ ...C, child: null }), 'bad-hash', 'claim.child'),
+  gossip('result merging a content that is no hash', withR({ merged: R.child.toUpperCase() }), 'bad-hash', 'result.merged'),
   gossip('status kept > experiments', encode({ ...S, kept: 11 }), 'bad-field', 'status.kept'),
   gossip('status experiments negative', encode({ ...S, experiments: -1, kept: 0 }), 'bad-field', 'status.experiments'),
   gossip('status peers fractional', encode({ ...S, peers: 1.5 }), 'bad-field', 'status.peers'),
@@ -228,6 +232,14 @@ describe('JS values the encoder refuses', () => {
   it('signMessage refuses to sign what peers would refuse', async () => {
     await expect(signMessage(resultBody({ val_bpb: NaN }), keys.a)).rejects.toMatchObject({ code: 'bad-metric', field: 'result.val_bpb' })
     await expect(signMessage(claimBody({ expires: T0 + 3 * 3600_000 }), keys.a)).rejects.toMatchObject({ code: 'bad-field', field: 'claim.expires' })
+  })
+
+  it('accepts the optional members signed, and the same messages without them', async () => {
+    const claim = await signMessage({ ...claimBody(), child: R.child } as any, keys.b)
+    expect(await decodeMessage(encode(claim))).toMatchObject({ kind: 'claim', child: R.child })
+    const stacked = await signMessage({ ...resultBody(), merged: R.parent } as any, keys.a)
+    expect(await decodeMessage(encode(stacked))).toMatchObject({ kind: 'result', merged: R.parent })
+    expect((await decodeMessage(encode(C))).kind).toBe('claim')
   })
 
   it('-0 is written as 0, so a decoder never meets it from an honest peer', () => {

@@ -27,7 +27,7 @@ describe('swarm components', () => {
       const service = swarmService({
         privateKey, peerId: node.peerId.toString(), project: { id: project, margin: 0.02, timeoutS: 20, editable: ['train.py'] }, track: 'cpu',
         hardware: { cpu: 'x', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null }, store, adopt: true,
-        initial: { baseline: { content: contentHash({ 'train.py': 'a' }), value: 1.2 }, tried: new Set(), experiments: 1, kept: 0, largestGain: 0 },
+        initial: { baseline: { content: contentHash({ 'train.py': 'a' }), value: 1.2, files: { 'train.py': 'a' } }, tried: new Set(), experiments: 1, kept: 0, largestGain: 0, margin: 0.02, lineage: new Set(), stacked: new Set() },
         onEvent: e => events.push(e.type), statusIntervalMs: 50, bestRefreshMs: 50
       })(swarmComponents(node))
       const swarmProtocols = [FETCH_PROTOCOL, SYNC_PROTOCOL, LEADERBOARD_PROTOCOL]

@@ -5,9 +5,10 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { contentHash, messageId, signMessage, type AttestationMsg, type Evidence, type ResultMsg } from '../protocol/index.ts'
-import { claimHolds, considerResult, reproductionTolerance, reproductionVerdict, type Facts } from '../node/swarm/adoption.ts'
+import { claimHolds, considerResult, considerStack, reproductionTolerance, reproductionVerdict, type Facts, type StackFacts } from '../node/swarm/adoption.ts'
 import { computeLeaderboard } from '../node/swarm/leaderboard.ts'
 import { TrustBook } from '../node/swarm/trust.ts'
+import { DEFAULT_GOSSIP_LIMITS, limitsForBudget } from '../node/swarm/gossip-check.ts'
 
 const PROJECT = 'a'.repeat(64)
 const HW = { cpu: 'test cpu', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null }
@@ -69,11 +70,12 @@ describe('adoption policy', () => {
     expect(considerResult(r, { ...me(2.5), project: 'b'.repeat(64) }, facts()).action).toBe('ignore')
   })
 
-  it('rations runs on faith: a spent budget waits, a trusted reproduction or a verified author does not', async () => {
+  it('rations runs on faith: a spent budget waits, a verified author does not, a trusted reproduction needs no run at all', async () => {
     const r = await result(keys[0]!, { val_bpb: 2.0 })
     expect(considerResult(r, me(2.5), facts({ budget: false })).action).toBe('wait')
     expect(considerResult(r, me(2.5), facts({ budget: false, standing: 'verified' })).action).toBe('reproduce')
-    expect(considerResult(r, me(2.5), facts({ budget: false, evidence: { kind: 'reproduced', figure: 2.1, reproducers: 1, failed: 0 } })).action).toBe('reproduce')
+    // Trusted peers' reproductions stand in for a run here, at their figure.
+    expect(considerResult(r, me(2.5), facts({ budget: false, evidence: { kind: 'reproduced', figure: 2.1, reproducers: 1, failed: 0 } }))).toMatchObject({ action: 'adopt', figure: 2.1 })
     // Reproduced evidence is compared by its own figure, not the claim.
     expect(considerResult(r, me(2.11), facts({ evidence: { kind: 'reproduced', figure: 2.1, reproducers: 1, failed: 0 } })).action).toBe('ignore')
     // A trusted peer found it does not hold: one reproduction for the swarm is enough.
@@ -88,7 +90,54 @@ describe('adoption policy', () => {
     expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1 }))).toMatchObject({ action: 'wait', reason: expect.stringMatching(/far beyond/) })
     const plausible = await result(keys[0]!, { val_bpb: 1.01, description: 'plausible' })
     expect(considerResult(plausible, me(1.21), facts({ evidence: claimed(1.01), largestGain: 0.1 })).action).toBe('reproduce')
-    expect(considerResult(lie, me(1.21), facts({ evidence: { kind: 'reproduced', figure: 0.5, reproducers: 1, failed: 0 }, largestGain: 0.1 })).action).toBe('reproduce')
+    expect(considerResult(lie, me(1.21), facts({ evidence: { kind: 'reproduced', figure: 0.5, reproducers: 1, failed: 0 }, largestGain: 0.1 })).action).toBe('adopt')
+  })
+
+  it('adopts a private swarm member\'s confirmed keep with no run; reproduces its unconfirmed one, unless a trusted peer already does', async () => {
+    const confirmed = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.5, first_run: 1.99, confirm_run: 2.01 }, description: 'confirmed' })
+    // One run, a gain of 2.5 margins over its own baseline: not decisive, so not confirmed.
+    const single = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.05 }, description: 'single' })
+    // One run, but 25 margins: the keep rule keeps that on one run (DECISIVE_MARGINS), so it counts as confirmed.
+    const decisive = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.5 }, description: 'decisive' })
+    expect(considerResult(decisive, me(2.5), facts({ member: true })).action).toBe('adopt')
+    expect(considerResult(confirmed, me(2.5), facts({ member: true }))).toMatchObject({ action: 'adopt', figure: 2.0, reason: expect.stringMatching(/member's confirmed keep/) })
+    // Not a member (a public swarm): its word alone is a claim.
+    expect(considerResult(confirmed, me(2.5), facts({ member: false })).action).toBe('reproduce')
+    expect(considerResult(single, me(2.5), facts({ member: true, budget: false })).action).toBe('reproduce')
+    // One reproduction for the swarm: a trusted peer running it now means waiting for its attestation.
+    expect(considerResult(single, me(2.5), facts({ member: true, runningBy: id(keys[1]!) }))).toMatchObject({ action: 'wait', reason: expect.stringMatching(/reproducing it for the swarm/) })
+    // Not better than our baseline: nothing to take, whoever vouches.
+    expect(considerResult(confirmed, me(2.0), facts({ member: true })).action).toBe('ignore')
+  })
+
+  it('stacks a change made on a baseline this node had, once, where its gain was real', async () => {
+    const lineageParent = contentHash({ 'train.py': 'a' })
+    const mine = { ...me(1.9), baselineContent: contentHash({ 'train.py': 'ours' }) }
+    const sf = (over: Partial<StackFacts> = {}): StackFacts => ({ ...facts({ member: true }), parentInLineage: true, stackedBefore: false, ...over })
+    // Made on a baseline we had (P), while ours moved on to B: its change may add to ours, even though C is not better than B.
+    const r = await result(keys[0]!, { parent: lineageParent, val_bpb: 2.0, metrics: { baseline_bpb: 2.5 } })
+    expect(considerStack(r, mine, sf()).action).toBe('stack')
+    expect(considerStack(r, mine, sf({ stackedBefore: true })).action).toBe('ignore')
+    expect(considerStack(r, mine, sf({ parentInLineage: false })).action).toBe('ignore')
+    expect(considerStack(r, { ...mine, baselineContent: lineageParent }, sf()).action).toBe('ignore')
+    expect(considerStack(await result(keys[0]!, { parent: lineageParent, val_bpb: 2.495, metrics: { baseline_bpb: 2.5 } }), mine, sf()).action).toBe('ignore')
+    expect(considerStack(r, mine, sf({ standing: 'distrusted' })).action).toBe('ignore')
+    // An unknown author's change is a run on faith: rationed like a reproduction.
+    expect(considerStack(r, mine, sf({ member: false, budget: false })).action).toBe('wait')
+    expect(considerStack(r, mine, sf({ member: false, budget: true })).action).toBe('stack')
+    // Our own earlier keep, once we follow another lineage.
+    expect(considerStack(r, { ...mine, peerId: id(keys[0]!) }, sf({ member: false, budget: false })).action).toBe('stack')
+  })
+})
+
+describe('the gossip allowance follows the project\'s pace', () => {
+  it('keeps the defaults at autoresearch budgets and lets a seconds-long project\'s honest nodes through', () => {
+    expect(limitsForBudget(300).perAuthor).toEqual(DEFAULT_GOSSIP_LIMITS.perAuthor)
+    expect(limitsForBudget(300).perPeer).toEqual(DEFAULT_GOSSIP_LIMITS.perPeer)
+    // 1 s experiments: a claim and a result a second or so, and an attestation now and then.
+    const fast = limitsForBudget(1)
+    expect(fast.perAuthor!.perMinute).toBeGreaterThanOrEqual(2 * 180)
+    expect(fast.perPeer!.perMinute).toBeGreaterThanOrEqual(4 * fast.perAuthor!.perMinute)
   })
 })
 

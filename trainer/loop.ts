@@ -6,41 +6,55 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { contentHash, figureOf, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
+import { BASELINE_STATUSES, useCheck } from './adopted.ts'
 import { refusal } from './admission.ts'
 import { CandidateRejected, checkCandidate } from './check.ts'
-import { afterConfirm, firstLook, mean } from './decide.ts'
+import { DECISIVE_MARGINS, afterConfirm, claimHolds, firstLook, mean } from './decide.ts'
 import { measure, type Measurement } from './measure.ts'
 import { NOISE_RUNS, describeMargin, marginInForce, measurement } from './noise.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
-import type { CrashReport, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
+import type { CrashReport, PeerCrash, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
 import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
+import { lineageTrailers, type Lineage } from './stack.ts'
 
 export type ExperimentKind = 'baseline' | 'candidate' | 'confirm'
 
 export type LoopEvent =
-  | { type: 'experiment-start', seq: number, kind: ExperimentKind, description: string }
+  /** `child`: the content it runs (peers skip it while it runs); `origin`: the peer's result behind it. */
+  | { type: 'experiment-start', seq: number, kind: ExperimentKind, description: string, child?: string, origin?: ExperimentOrigin }
   | { type: 'progress', seq: number, kind: ExperimentKind, elapsedS: number, budgetS?: number, lastLine: string }
   /** `files`: the editable files the experiment ran (the baseline's, for a baseline); `origin`: the peer's result it reproduced. */
   | { type: 'experiment-end', record: ExperimentRecord, diff: string, files: Record<string, string>, origin?: ExperimentOrigin, baselineBefore: number | null, baselineAfter: number | null }
   | { type: 'log', level: 'info' | 'warn', message: string }
   | { type: 'idle', reason: string }
 
-/** A candidate from the swarm: a peer's kept result, to reproduce here. */
-export interface Adoption {
-  proposal: Proposal
-  origin: ExperimentOrigin
-}
+/**
+ * What the swarm hands the loop, from a peer's kept result: take it as our
+ * baseline with no run (the inbox found evidence this node trusts in place of
+ * a run; the loop then verifies it by use), run its content (a reproduction),
+ * or run our baseline with its change applied (a stacked candidate).
+ */
+export type Adoption =
+  | { kind: 'adopt', files: Record<string, string>, description: string, figure: number, origin: ExperimentOrigin }
+  | { kind: 'reproduce', proposal: Proposal, origin: ExperimentOrigin }
+  | { kind: 'stack', proposal: Proposal, origin: ExperimentOrigin, lineage: Lineage }
 
 /** What an inbox may know of the loop: a copy, never the session itself. */
 export interface AdoptionSnapshot {
-  baseline: { content: string, value: number | null }
+  baseline: { content: string, value: number | null, files: Record<string, string> }
   /** Contents already run against this baseline. */
   tried: ReadonlySet<string>
   /** Experiments recorded so far (budgets are counted in them). */
   experiments: number
   /** The largest gain (baseline minus figure) of a keep here: what this node has seen to be possible. */
   largestGain: number
+  /** The noise margin in force (trainer/noise.ts). */
+  margin: number
+  /** Every content this node has had as its baseline: a change made on one of them can be stacked here. */
+  lineage: ReadonlySet<string>
+  /** Results whose change this node has stacked (or tried to): once is enough. */
+  stacked: ReadonlySet<string>
 }
 
 /** Where adoptions come from (the swarm service); absent when offline. */
@@ -60,6 +74,13 @@ export interface SwarmView {
   claims (): ClaimMsg[]
   /** Our own peer id: our own gossip is already in the local history. */
   self?: string
+  /**
+   * The swarm-wide "tried" view for a baseline content: what trusted peers ran
+   * on it (or are running now), content hash -> what came of it, in words.
+   */
+  tried? (parent: string): ReadonlyMap<string, string>
+  /** Trusted peers' crashes, with the files each was made on (the mutation proposer's crash memory). */
+  crashes? (): readonly PeerCrash[]
 }
 
 export interface LoopOptions {
@@ -70,6 +91,8 @@ export interface LoopOptions {
   onEvent: (e: LoopEvent) => void
   /** Re-run a promising candidate before keeping it (default true). */
   confirm?: boolean
+  /** A first run this many noise margins better is kept without a second (default DECISIVE_MARGINS; 0: always confirm). */
+  decisive?: number
   /** Stop after this many experiments (baseline excluded); default: forever. */
   maxExperiments?: number
   /** What the swarm tried and is trying, shown to the proposer. */
@@ -165,11 +188,23 @@ export function triedAgainst (s: Session): Set<string> {
 /** What the adoption inbox may see of the session. */
 export function adoptionSnapshot (s: Session): AdoptionSnapshot {
   let largestGain = 0
+  const lineage = new Set<string>([s.baseline.content])
+  const stacked = new Set<string>()
   for (const r of s.history) {
     const figure = figureOf(r)
     if (r.status === 'keep' && figure != null && r.baseline_bpb != null) largestGain = Math.max(largestGain, r.baseline_bpb - figure)
+    if (BASELINE_STATUSES.has(r.status) && r.child != null) lineage.add(r.child)
+    if (r.origin?.how === 'stack') stacked.add(r.origin.result)
   }
-  return { baseline: { content: s.baseline.content, value: s.baseline.value }, tried: triedAgainst(s), experiments: s.history.length, largestGain }
+  return {
+    baseline: { content: s.baseline.content, value: s.baseline.value, files: { ...s.baseline.files } },
+    tried: triedAgainst(s),
+    experiments: s.history.length,
+    largestGain,
+    margin: marginInForce(s).margin,
+    lineage,
+    stacked
+  }
 }
 
 function swarmContext (o: LoopOptions): ProposeContext['swarm'] {
@@ -200,6 +235,8 @@ async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
       child: r.child, proposer: r.proposer, reason: r.reason, finished_at: r.finished_at
     })),
     tried: triedAgainst(s),
+    swarmTried: o.swarm?.tried?.(s.baseline.content),
+    swarmCrashes: o.swarm?.crashes?.(),
     signal: o.signal,
     baselineContent: s.baseline.content,
     baselineValue: s.baseline.value,
@@ -220,7 +257,7 @@ async function propose (o: LoopOptions): Promise<Proposal | null> {
 }
 
 /** One experiment from proposal to record. Returns false when aborted. */
-export async function runExperiment (o: LoopOptions, proposal: Proposal, proposer = o.proposer.name, origin?: Adoption['origin']): Promise<boolean> {
+export async function runExperiment (o: LoopOptions, proposal: Proposal, proposer = o.proposer.name, origin?: ExperimentOrigin): Promise<boolean> {
   return (await experiment(o, proposal, proposer, origin)) != null
 }
 
@@ -231,27 +268,35 @@ function notRun (reason: string): Measurement {
   return { status: 'invalid', reason, reported: null, verified: null, value: null, summary: {}, runSeconds: 0, verifySeconds: 0, tail: '' }
 }
 
-async function experiment (o: LoopOptions, proposal: Proposal, proposer: string, origin?: Adoption['origin']): Promise<Outcome | null> {
+/** The commit message's trailers: who proposed it, or whose result it reproduces, or which lineages it stacks. */
+function trailers (branch: string, proposer: string, origin?: ExperimentOrigin, lineage?: { base: string, merged: Lineage }): string {
+  if (lineage != null) return `swarm-node stacked candidate on ${branch}\n${lineageTrailers({ base: lineage.base, merged: [lineage.merged] })}`
+  if (origin == null) return `swarm-node experiment on ${branch}, proposer ${proposer}`
+  return `swarm-node reproduction on ${branch}\nAdopted-From-Peer: ${origin.author}\nAdopted-Result: ${origin.result}\nClaimed-Val-Bpb: ${origin.claimed ?? 'none'}`
+}
+
+async function experiment (o: LoopOptions, proposal: Proposal, proposer: string, origin?: ExperimentOrigin, merged?: Lineage): Promise<Outcome | null> {
   const s = o.session
   const ws = s.workspace
   const margin = marginInForce(s).margin
   const files = checkCandidate(s.baseline.files, proposal.files, s.project.manifest.editable)
+  const child = contentHash(files)
   await ws.writeEditable(files)
-  const trailer = origin == null
-    ? `swarm-node experiment on ${ws.branch}, proposer ${proposer}`
-    : `swarm-node reproduction on ${ws.branch}\nAdopted-From-Peer: ${origin.author}\nAdopted-Result: ${origin.result}\nClaimed-Val-Bpb: ${origin.claimed ?? 'none'}`
-  const commit = await ws.commitCandidate(`${proposal.description}\n\n${trailer}`)
+  const lineage = merged != null ? { base: s.baseline.content, merged } : undefined
+  const commit = await ws.commitCandidate(`${proposal.description}\n\n${trailers(ws.branch, proposer, origin, lineage)}`)
   const seq = nextSeq(s)
   const startedAt = Date.now()
   const before = s.baseline.value
-  o.onEvent({ type: 'experiment-start', seq, kind: 'candidate', description: proposal.description })
+  o.onEvent({ type: 'experiment-start', seq, kind: 'candidate', description: proposal.description, child, ...(origin != null ? { origin } : {}) })
 
   // Code this node did not write runs only caged and past the project's policy; a refusal is recorded, not run.
   const refused = refusal({ proposer, adopted: origin != null, baseline: s.baseline.files, candidate: files, policy: s.project.manifest.policy, sandbox: s.sandbox })
   if (refused != null) o.onEvent({ type: 'log', level: 'warn', message: `candidate refused: ${refused}` })
   let m = refused != null ? notRun(refused) : await runOnce(o, seq, 'candidate')
-  let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false) : 'discard'
+  let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false, o.decisive) : 'discard'
   let figures = m.value == null ? [] : [m.value]
+  // Kept on one run although confirmation is on: decisively better (decide.ts).
+  const decisive = verdict === 'keep' && o.confirm !== false
   if (verdict === 'confirm') {
     o.onEvent({ type: 'log', level: 'info', message: `promising (${m.value!.toFixed(4)} vs ${before!.toFixed(4)}): confirming with a second run` })
     const again = await runOnce(o, seq, 'confirm')
@@ -272,11 +317,12 @@ async function experiment (o: LoopOptions, proposal: Proposal, proposer: string,
   const status: ExperimentRecord['status'] = m.status === 'ok' ? (verdict === 'keep' ? 'keep' : 'discard') : m.status === 'invalid' ? 'invalid' : 'crash'
   const fields = recordFields(m)
   if (figures.length === 2) fields.metrics = { ...fields.metrics, first_run: figures[0]!, confirm_run: figures[1]! }
+  if (decisive) fields.metrics = { ...fields.metrics, decisive_margins: o.decisive ?? DECISIVE_MARGINS }
   const value = figures.length > 0 ? mean(figures) : null
   const rec: ExperimentRecord = {
     ...baseRecord(s, seq, startedAt), commit, parent: s.baseline.commit, status, description: proposal.description, proposer,
-    child: contentHash(files), parent_content: s.baseline.content, decision_bpb: value, baseline_bpb: before, detail: proposal.detail, ...fields,
-    margin, ...(origin != null ? { origin } : {})
+    child, parent_content: s.baseline.content, decision_bpb: value, baseline_bpb: before, detail: proposal.detail, ...fields,
+    margin, ...(origin != null ? { origin } : {}), ...(merged != null ? { merged: merged.child } : {})
   }
   if (status === 'keep') {
     s.baseline = { commit, files, content: contentHash(files), value, record: rec }
@@ -317,14 +363,112 @@ async function repairCrash (o: LoopOptions, proposal: Proposal, crashed: Outcome
   return ran
 }
 
+/**
+ * A peer's result taken as our baseline with no run here, on evidence this
+ * node's trust accepts (the inbox's call). The content still passes the
+ * project's policy (it is code this node did not write, and every candidate
+ * built on it runs in the sandbox); the loop verifies it by use afterwards.
+ * Returns false when it was refused.
+ */
+async function adopt (o: LoopOptions, a: Extract<Adoption, { kind: 'adopt' }>): Promise<boolean> {
+  const s = o.session
+  const ws = s.workspace
+  const files = checkCandidate(s.baseline.files, a.files, s.project.manifest.editable)
+  const refused = refusal({ proposer: 'adopt', adopted: true, baseline: s.baseline.files, candidate: files, policy: s.project.manifest.policy, sandbox: s.sandbox })
+  if (refused != null) {
+    o.onEvent({ type: 'log', level: 'warn', message: `not adopted: ${refused}` })
+    return false
+  }
+  const before = s.baseline.value
+  const origin: ExperimentOrigin = { ...a.origin, how: 'adopt' }
+  await ws.writeEditable(files)
+  const commit = await ws.commitCandidate(`${a.description}\n\nswarm-node adoption on ${ws.branch}, with no run here: ${origin.evidence ?? 'evidence'}\n` +
+    `Adopted-From-Peer: ${origin.author}\nAdopted-Result: ${origin.result}\nClaimed-Val-Bpb: ${origin.claimed ?? 'none'}\nAdopted-At-Val-Bpb: ${a.figure}`)
+  const diff = await ws.diff(s.baseline.commit, commit)
+  const seq = nextSeq(s)
+  const now = Date.now()
+  const rec: ExperimentRecord = {
+    ...baseRecord(s, seq, now), commit, parent: s.baseline.commit, status: 'adopted', description: a.description, proposer: 'adopt',
+    child: contentHash(files), parent_content: s.baseline.content, val_bpb: null, verified_bpb: null, memory_gb: 0, reason: '', metrics: {},
+    decision_bpb: a.figure, baseline_bpb: before, margin: marginInForce(s).margin, origin
+  }
+  s.baseline = { commit, files, content: rec.child!, value: a.figure, record: rec }
+  await append(o, rec, diff, files, before)
+  return true
+}
+
+/**
+ * Verify by use: when the first experiment on a baseline adopted with no run
+ * landed far worse than the figure it was adopted at, run the baseline itself
+ * once. The claim holds: our measurement becomes its figure. It fails: back to
+ * the baseline we had before (the service attests the failure either way, by
+ * the claim rule). Returns false when aborted.
+ */
+async function verifyByUse (o: LoopOptions): Promise<boolean> {
+  const s = o.session
+  const margin = marginInForce(s).margin
+  const check = useCheck(s.history, s.baseline, margin)
+  if (check.state !== 'suspect') return true
+  const { adopted, first } = check
+  const claimed = figureOf(adopted)
+  o.onEvent({ type: 'log', level: 'warn', message: `the first experiments on the adopted baseline measured ${first.map(r => figureOf(r)?.toFixed(4)).join(' and ')}, far from the ${claimed?.toFixed(4)} it was adopted at: re-measuring the baseline` })
+  const seq = nextSeq(s)
+  const startedAt = Date.now()
+  const origin: ExperimentOrigin = { ...adopted.origin!, how: 'verify' }
+  const description = `re-measure the adopted baseline: ${adopted.description}`.slice(0, 300)
+  o.onEvent({ type: 'experiment-start', seq, kind: 'baseline', description, child: s.baseline.content, origin })
+  const m = await runOnce(o, seq, 'baseline')
+  if (m.status === 'aborted') return false
+  const holds = m.status === 'ok' && claimHolds(claimed, m.value, margin)
+  const before = s.baseline.value
+  const rec: ExperimentRecord = {
+    ...baseRecord(s, seq, startedAt), commit: s.baseline.commit, parent: s.baseline.commit,
+    status: holds ? 'baseline' : m.status === 'ok' ? 'discard' : m.status === 'invalid' ? 'invalid' : 'crash',
+    description, proposer: 'verify', child: s.baseline.content, parent_content: s.baseline.content, ...recordFields(m),
+    decision_bpb: m.value, baseline_bpb: claimed, margin, origin
+  }
+  if (holds) {
+    s.baseline.value = m.value
+    s.baseline.record = rec
+    await append(o, rec, '', s.baseline.files, before)
+    return true
+  }
+  await append(o, rec, '', s.baseline.files, before)
+  // The claim failed here: back to the baseline this node had before it, and its figure.
+  const ws = s.workspace
+  await ws.resetTo(adopted.parent)
+  const files = await ws.readEditable()
+  const back: ExperimentRecord = {
+    ...baseRecord(s, nextSeq(s), Date.now()), commit: adopted.parent, parent: adopted.commit, status: 'restored',
+    description: `back to the baseline before "${adopted.description}": it measured ${m.value?.toFixed(4) ?? m.status} here, not the ${claimed?.toFixed(4)} claimed`.slice(0, 300),
+    proposer: 'verify', child: contentHash(files), parent_content: adopted.child, val_bpb: null, verified_bpb: null, memory_gb: 0, reason: '', metrics: {},
+    decision_bpb: adopted.baseline_bpb ?? null, baseline_bpb: claimed, margin
+  }
+  s.baseline = { commit: adopted.parent, files, content: back.child!, value: back.decision_bpb ?? null, record: back }
+  await append(o, back, '', files, claimed)
+  return true
+}
+
 export async function runLoop (o: LoopOptions): Promise<void> {
   const s = o.session
   if ((s.baseline.value == null || o.measureNoise === true) && !(await runBaseline(o))) return
   let done = 0
   let idleSaid = false
   while (!o.signal.aborted && (o.maxExperiments === undefined || done < o.maxExperiments)) {
+    // A baseline taken with no run whose first use landed far off is re-measured before anything else.
+    if (!(await verifyByUse(o))) return
     // A better baseline found elsewhere comes first: the agent's idea can wait.
     const adoption = o.inbox != null ? await o.inbox.next(adoptionSnapshot(s), o.signal) : null
+    if (o.signal.aborted) return
+    if (adoption?.kind === 'adopt') {
+      try {
+        await adopt(o, adoption)
+      } catch (err) {
+        if (!(err instanceof CandidateRejected)) throw err
+        o.onEvent({ type: 'log', level: 'warn', message: `not adopted: ${err.message}` })
+      }
+      continue
+    }
     const proposal = adoption?.proposal ?? await propose(o)
     if (o.signal.aborted) return
     if (proposal == null) {
@@ -339,9 +483,11 @@ export async function runLoop (o: LoopOptions): Promise<void> {
     }
     idleSaid = false
     try {
-      const outcome = adoption != null
-        ? await experiment(o, adoption.proposal, 'adopt', adoption.origin)
-        : await experiment(o, proposal, proposal.proposer ?? o.proposer.name)
+      const outcome = adoption?.kind === 'reproduce'
+        ? await experiment(o, adoption.proposal, 'adopt', { ...adoption.origin, how: 'reproduce' })
+        : adoption?.kind === 'stack'
+          ? await experiment(o, adoption.proposal, 'stack', { ...adoption.origin, how: 'stack' }, adoption.lineage)
+          : await experiment(o, proposal, proposal.proposer ?? o.proposer.name)
       if (outcome == null) return
       // Only the proposer's own ideas are repaired: a peer's crashing result is simply not adopted.
       if (adoption == null && outcome.rec.status === 'crash' && (proposal.proposer ?? o.proposer.name) === o.proposer.name) {

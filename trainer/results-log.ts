@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, open, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
-/** Where a reproduction came from: the peer's result this experiment re-ran. */
+/** Where a candidate or baseline from the swarm came from: the peer's result behind it. */
 export interface ExperimentOrigin {
   /** Message id of the peer's Result. */
   result: string
@@ -17,6 +17,15 @@ export interface ExperimentOrigin {
   /** The figure it claimed (protocol/figure.ts). */
   claimed: number | null
   track: string
+  /**
+   * What this node did with it: ran its content (`reproduce`; records before
+   * this field are all reproductions), ran our baseline with its change
+   * applied (`stack`), took it with no run on evidence (`adopt`), or
+   * re-measured it after its first use landed far off (`verify`).
+   */
+  how?: 'reproduce' | 'stack' | 'adopt' | 'verify'
+  /** For `adopt`: the evidence taken in place of a run, in words. */
+  evidence?: string
 }
 
 /**
@@ -28,7 +37,12 @@ export interface ExperimentRecord {
   seq: number
   commit: string             // candidate commit sha (short 7 in results.tsv, full here)
   parent: string             // baseline commit sha
-  status: 'keep' | 'discard' | 'crash' | 'invalid' | 'baseline'
+  /**
+   * `adopted`: a peer's result became the baseline with no run here (on
+   * evidence, trainer/adopted.ts); `restored`: the baseline went back to an
+   * earlier one after an adopted baseline failed its re-measure. Neither ran.
+   */
+  status: 'keep' | 'discard' | 'crash' | 'invalid' | 'baseline' | 'adopted' | 'restored'
   val_bpb: number | null     // reported by the run (the first run when confirmed)
   verified_bpb: number | null// re-measured by the node from ONNX (the first run)
   memory_gb: number          // peak_vram_mb / 1024, 0 on CPU
@@ -52,8 +66,10 @@ export interface ExperimentRecord {
   baseline_bpb?: number | null
   /** The proposer's structured detail (mutated constant, token usage, ...). */
   detail?: Record<string, unknown>
-  /** Set when this experiment reproduced a peer's result. */
+  /** Set when this experiment reproduced, stacked or adopted a peer's result. */
   origin?: ExperimentOrigin
+  /** A stacked candidate's second parent: the content of the keep whose change was applied onto `parent_content`. */
+  merged?: string
   /** The noise margin the keep rule used (trainer/noise.ts). */
   margin?: number
   /** On a baseline measured several times: the runs and their spread. */
@@ -90,7 +106,8 @@ export type TsvStatus = 'keep' | 'discard' | 'crash'
  * ahead) has no figure anyone should plot, so it is a `crash`.
  */
 export function tsvStatus (status: ExperimentRecord['status']): TsvStatus {
-  return status === 'baseline' ? 'keep' : status === 'invalid' ? 'crash' : status
+  // A baseline taken with no run (or gone back to) moved the baseline, as a keep does.
+  return status === 'baseline' || status === 'adopted' || status === 'restored' ? 'keep' : status === 'invalid' ? 'crash' : status
 }
 
 /**
@@ -101,7 +118,8 @@ export function tsvStatus (status: ExperimentRecord['status']): TsvStatus {
 export function tsvRow (rec: ExperimentRecord): string {
   const status = tsvStatus(rec.status)
   const crashed = status === 'crash'
-  const bpb = crashed || rec.val_bpb == null || !Number.isFinite(rec.val_bpb) ? 0 : rec.val_bpb
+  const reported = rec.val_bpb ?? rec.decision_bpb
+  const bpb = crashed || reported == null || !Number.isFinite(reported) ? 0 : reported
   const mem = crashed || !Number.isFinite(rec.memory_gb) ? 0 : rec.memory_gb
   const why = rec.status === 'invalid' ? ` (invalid: ${rec.reason})` : ''
   const description = `${String(rec.description ?? '')}${why}`.replace(/[\t\r\n]+/g, ' ')

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path'
 import { contentHash, figureOf } from '../protocol/index.ts'
+import { BASELINE_STATUSES } from './adopted.ts'
 import { detectHardware, trackFor, type Hardware } from './hardware.ts'
 import { loadProject, type Project } from './project.ts'
 import { findPython, pythonRoots, substitutePython } from './python.ts'
@@ -83,11 +84,11 @@ async function prepare (project: Project, python: string, env: Record<string, st
   if (c.kind !== 'ok') throw new SetupError(`prepare step \`${m.prepare}\` failed (${c.reason}); see ${join(project.dir, 'prepare.log')}:\n${outcome.tail.slice(-1500)}`)
 }
 
-/** Last baseline or keep of this branch: where a restarted node resumes from. */
+/** Last record of this branch that set the baseline (trainer/adopted.ts): where a restarted node resumes from. */
 export function resumePoint (history: ExperimentRecord[], branch: string): ExperimentRecord | null {
   for (let i = history.length - 1; i >= 0; i--) {
     const r = history[i]!
-    if (r.branch === branch && (r.status === 'keep' || r.status === 'baseline')) return r
+    if (r.branch === branch && BASELINE_STATUSES.has(r.status)) return r
   }
   return null
 }

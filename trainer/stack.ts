@@ -39,7 +39,8 @@ export interface StackInput {
  * git merge-file refuses changes on adjacent lines, and a training file keeps
  * its constants one per line. When neither side added or removed a line, each
  * line is taken from whichever side changed it; a line both sides changed
- * differently is still a conflict.
+ * differently is still a conflict. Pure, so the common case (a few constants
+ * changed on each side) merges without a git process.
  */
 export function mergeLines (base: string, ours: string, theirs: string): string | null {
   const p = base.split('\n'); const b = ours.split('\n'); const c = theirs.split('\n')
@@ -54,7 +55,7 @@ export function mergeLines (base: string, ours: string, theirs: string): string 
 }
 
 /** git's three-way merge of one file's text: ours (B), their base (P), theirs (C). Null on a conflict. */
-async function mergeFile (dir: string, name: string, ours: string, base: string, theirs: string): Promise<string | null> {
+async function gitMergeFile (dir: string, name: string, ours: string, base: string, theirs: string): Promise<string | null> {
   const [o, p, t] = ['ours', 'base', 'theirs'].map(k => join(dir, `${k}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}`)) as [string, string, string]
   await Promise.all([writeFile(o, ours), writeFile(p, base), writeFile(t, theirs)])
   try {
@@ -62,7 +63,7 @@ async function mergeFile (dir: string, name: string, ours: string, base: string,
     return stdout
   } catch (err: any) {
     // Exit status 1..127 counts conflicts; anything else (no git, a crash) is an error.
-    if (typeof err?.code === 'number' && err.code > 0 && err.code < 128) return mergeLines(base, ours, theirs)
+    if (typeof err?.code === 'number' && err.code > 0 && err.code < 128) return null
     throw err
   }
 }
@@ -74,7 +75,7 @@ export async function stackChange (input: StackInput): Promise<StackResult> {
   const files: Files = {}
   for (const f of editable) if (base[f] !== undefined) files[f] = base[f]!
   const conflicts: string[] = []
-  const dir = await mkdtemp(join(tmpdir(), 'swarm-stack-'))
+  let dir: string | null = null
   try {
     for (const f of changed) {
       const p = parent[f]; const c = child[f]; const b = base[f]
@@ -89,12 +90,13 @@ export async function stackChange (input: StackInput): Promise<StackResult> {
         conflicts.push(f)
         continue
       }
-      const merged = await mergeFile(dir, f, b, p, c)
+      let merged = mergeLines(p, b, c)
+      if (merged == null) merged = await gitMergeFile(dir ??= await mkdtemp(join(tmpdir(), 'swarm-stack-')), f, b, p, c)
       if (merged == null) conflicts.push(f)
       else files[f] = merged
     }
   } finally {
-    await rm(dir, { recursive: true, force: true })
+    if (dir != null) await rm(dir, { recursive: true, force: true })
   }
   if (conflicts.length > 0) return { status: 'conflict', conflicts }
   const same = editable.every(f => files[f] === base[f])

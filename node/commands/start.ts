@@ -9,6 +9,7 @@ import { adoptionSnapshot, runLoop, type LoopEvent } from '../../trainer/loop.ts
 import { wireHardware } from '../../trainer/hardware.ts'
 import { marginInForce } from '../../trainer/noise.ts'
 import { createProposer, MutationProposer, ProposerConfigError } from '../../trainer/proposers/index.ts'
+import { seedFor } from '../../trainer/proposers/mutation.ts'
 import { NoProposer } from '../../trainer/proposers/none.ts'
 import type { Proposer } from '../../trainer/proposers/types.ts'
 import { Sandbox, sandboxLine } from '../../trainer/sandbox/index.ts'
@@ -18,6 +19,7 @@ import { startNodeControl, type NodeControl } from '../control/node-control.ts'
 import { paths } from '../home.ts'
 import { loadOrCreateIdentity, type Identity } from '../identity.ts'
 import { loadLimits } from '../limits-file.ts'
+import { limitsForBudget } from '../swarm/gossip-check.ts'
 import { assembleNode } from '../assemble.ts'
 import type { SwarmLibp2p } from '../libp2p.ts'
 import type { NetworkFlags } from '../network-config.ts'
@@ -36,6 +38,8 @@ export interface StartOptions extends NetworkFlags {
   tag: string
   maxExperiments?: number
   confirm: boolean
+  /** Noise margins of gain that keep a candidate on one run (0: always confirm). */
+  decisive?: number
   measureNoise?: boolean
   noiseRuns?: number
   seed?: number
@@ -90,7 +94,8 @@ async function joinSwarm (opts: StartOptions, identity: Identity, home: string, 
     initial: { ...adoptionSnapshot(session), kept: session.history.filter(r => r.status === 'keep').length },
     signal,
     onEvent: e => { renderSwarmEvent(out, e); onSwarmEvent?.(e) },
-    gossipLimits: limits.gossip,
+    // The project's pace sets the allowance (a 1 s project's honest nodes send hundreds a minute); limits.json has the last word.
+    gossipLimits: { ...limitsForBudget(m.budget_s), ...limits.gossip },
     statusIntervalMs: opts.statusInterval != null ? opts.statusInterval * 1000 : undefined,
     bestRefreshMs: opts.bestInterval != null ? opts.bestInterval * 1000 : undefined
   })(swarmComponents(node))
@@ -155,12 +160,12 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
     let proposerLine = 'proposer: none (this node only reproduces what the swarm finds)'
     let maxRepairs = opts.maxRepairs
     if (opts.proposer === 'mutation') {
-      proposer = new MutationProposer(opts.seed)
+      proposer = new MutationProposer(opts.seed ?? seedFor(identity.peerId))
       proposerLine = 'proposer: mutation (random search over the constants of the editable files)'
     } else if (opts.proposer === 'auto') {
       try {
         const made = createProposer({ llmBaseUrl: opts.llmBaseUrl, model: opts.model, apiKeyFile: opts.llmApiKeyFile, agentCmd: opts.agentCmd, agentTimeoutS: opts.agentTimeout, maxRepairs: opts.maxRepairs, contextTokens: opts.llmContext, env: process.env }, {
-          seed: opts.seed,
+          seed: opts.seed ?? seedFor(identity.peerId),
           requestTimeoutMs: opts.llmTimeout != null ? opts.llmTimeout * 1000 : undefined,
           log: (level, message) => render.onEvent({ type: 'log', level, message })
         })
@@ -169,7 +174,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
         maxRepairs = made.maxRepairs
         if (made.kind !== 'mutation' && !sandbox.foreignAllowed) {
           // The LLM's or agent's edits are code this node did not write: without a cage they do not run.
-          proposer = new MutationProposer(opts.seed)
+          proposer = new MutationProposer(opts.seed ?? seedFor(identity.peerId))
           proposerLine = `proposer: mutation (the ${made.kind === 'llm' ? 'LLM' : 'agent'} is configured, but its candidates do not run without a sandbox; --unsafe-no-sandbox runs them)`
         }
       } catch (err) {
@@ -198,15 +203,17 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       if (service != null) chain = chain.then(() => service.onLoopEvent(e)).catch(err => out.event('log', { level: 'warn', message: `publish failed: ${err.message}` }, `warning: publish failed: ${err.message}`))
     }
     const store = swarm?.store
+    const tried = swarm?.service.tried
     await runLoop({
       session,
       proposer,
       inbox: swarm?.service.inbox,
-      swarm: store != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId } : undefined,
+      swarm: store != null && tried != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId, tried: parent => tried.tried(parent), crashes: () => tried.crashes() } : undefined,
       maxRepairs,
       signal: controller.signal,
       onEvent,
       confirm: opts.confirm,
+      decisive: opts.decisive,
       maxExperiments: opts.maxExperiments,
       measureNoise: opts.measureNoise,
       noiseRuns: opts.noiseRuns

@@ -5,7 +5,7 @@
 import { figureOf } from '../../protocol/index.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 
-export const RECORD_STATUSES = ['keep', 'discard', 'crash', 'invalid', 'baseline'] as const
+export const RECORD_STATUSES = ['keep', 'discard', 'crash', 'invalid', 'baseline', 'adopted', 'restored'] as const
 export type RecordStatus = typeof RECORD_STATUSES[number]
 
 export interface RecordFilter {

@@ -5,7 +5,7 @@
  */
 import { HASH_PATTERN, TRACK_PATTERN } from '../../protocol/index.ts'
 import type { LeaderboardQuery } from '../swarm/leaderboard.ts'
-import { isRecordStatus, type RecordFilter } from './records.ts'
+import { RECORD_STATUSES, isRecordStatus, type RecordFilter } from './records.ts'
 
 /** What the server asks of the node; `NodeView` is the real one, tests pass fakes. */
 export interface ControlSource {
@@ -28,7 +28,7 @@ function int (params: URLSearchParams, name: string, min: number, max: number): 
 
 export function recordFilter (params: URLSearchParams): RecordFilter {
   const status = params.get('status') ?? undefined
-  if (status != null && !isRecordStatus(status)) throw new BadRequest('status must be keep, discard, crash, invalid or baseline')
+  if (status != null && !isRecordStatus(status)) throw new BadRequest(`status must be one of ${RECORD_STATUSES.join(', ')}`)
   return { status, limit: int(params, 'limit', 1, 1_000_000), since: int(params, 'since', 0, Number.MAX_SAFE_INTEGER) }
 }
 

@@ -1,26 +1,34 @@
 /**
- * Peers' kept results worth a run here, handed to the research loop one at a
- * time (the most promising first). The loop never waits on the network for
- * them: content is fetched in the background, with deadlines, from the
- * author, then from peers that ran it, then from anyone connected, and must
- * hash to what the result names; `next` hands out only what is already here.
- * A claim whose content nobody serves is dropped and counts against its
- * author. What is worth a run, and when, is the adoption policy's call
- * (adoption.ts) on this node's evidence (trust.ts).
+ * Kept results from the swarm, handed to the research loop one at a time:
+ * what to take as our baseline with no run (on evidence this node trusts),
+ * what to reproduce, and whose change to stack onto our baseline. The loop
+ * never waits on the network for them: content is fetched in the background,
+ * with deadlines, from the author, then from peers that ran it, then from
+ * anyone connected, and must hash to what the result names; `next` hands out
+ * only what is already here. A claim whose content nobody serves is dropped
+ * and counts against its author. What is worth a run, and when, is the
+ * adoption policy's call (adoption.ts) on this node's evidence (trust.ts);
+ * who is running what in the swarm, the tried view's (tried-view.ts).
+ *
+ * Our own keeps come here too: once this node adopts another lineage, the
+ * change of its own earlier keep is stacked onto it like a peer's.
  */
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { claimedFigure, messageId, type ResultMsg } from '../../protocol/index.ts'
+import { claimedFigure, contentHash, messageId, type ResultMsg } from '../../protocol/index.ts'
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
-import { considerResult, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
+import type { ExperimentOrigin } from '../../trainer/results-log.ts'
+import { stackChange } from '../../trainer/stack.ts'
+import { claimedGain, considerResult, considerStack, reproduceRank, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
   ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
-  PREFETCH_RETRY_MS, PREFETCH_ROUNDS, UNVERIFIED_EVERY
+  PREFETCH_RETRY_MS, PREFETCH_ROUNDS, REPRODUCE_STAGGER_MS, UNVERIFIED_EVERY
 } from './constants.ts'
 import { fetchContent } from './protocols.ts'
 import type { SwarmStore } from './store.ts'
+import type { TriedView } from './tried-view.ts'
 import type { TrustBook } from './trust.ts'
 
 export type InboxEvent =
@@ -31,10 +39,11 @@ export interface SwarmInboxInit {
   project: string
   track: string
   self: string
-  margin: number
   editable: string[]
   store: SwarmStore
   trust: TrustBook
+  /** Who ran or runs what (trusted peers only). */
+  tried: TriedView
   /** The loop as it stood when this node joined (later snapshots come with `next`). */
   initial: AdoptionSnapshot
   onEvent: (e: InboxEvent) => void
@@ -51,10 +60,15 @@ interface Pending {
   /** Offer order: the first seen wins a tie. */
   seq: number
   state: 'waiting' | 'fetching' | 'ready'
+  /** Its change was stacked here, or cannot be: never again. */
+  stacked: boolean
   /** Rounds of asking done, and when the next may start. */
   rounds: number
   retryAt: number
 }
+
+/** A stacked candidate worked out for one baseline: its files, or why there is none. */
+type Stacked = { files: Record<string, string>, content: string } | { none: string }
 
 export class SwarmInbox implements AdoptionInbox, Component {
   readonly [Symbol.toStringTag] = 'swarm-node/adoption-inbox'
@@ -74,6 +88,10 @@ export class SwarmInbox implements AdoptionInbox, Component {
    * other runs on faith (the verdict may show the claim's vouchers lying too).
    */
   private awaiting: { result: string, experiments: number, at: number } | null = null
+  /** Merges worked out, per result and baseline content. */
+  private readonly merges = new Map<string, Stacked>()
+  /** This node's turn (ms epoch) to run a result's content or change for the swarm, per result (and baseline, for a stack). */
+  private readonly turns = new Map<string, number>()
 
   constructor (private readonly components: SwarmComponents, private readonly init: SwarmInboxInit) {
     this.log = components.logger.forComponent('swarm-node:adoption-inbox')
@@ -96,13 +114,20 @@ export class SwarmInbox implements AdoptionInbox, Component {
   get size (): number { return this.pending.size }
 
   /**
-   * A result from the swarm. What can be told at once (adoption.ts's screen)
-   * is returned; anything else is queued and the policy decides, at each of
-   * the loop's turns, whether and when it runs. Null: queued.
+   * A kept result from the swarm, or one of our own. What can be told at once
+   * (adoption.ts's screen) is returned; anything else is queued and the
+   * policy decides, at each of the loop's turns, whether and when it is
+   * adopted, run or stacked. Null: queued.
    */
   offer (result: ResultMsg): Decision | null {
-    const screened = screenResult(result, this.mine(), this.init.trust.standing(result.author))
-    if (screened != null) return screened
+    const own = result.author === this.init.self
+    if (own) {
+      // Ours only ever to stack, once we follow another lineage.
+      if (result.status !== 'keep' || result.project !== this.init.project || result.track !== this.init.track) return { action: 'ignore', reason: 'nothing to stack' }
+    } else {
+      const screened = screenResult(result, this.mine(), this.init.trust.standing(result.author))
+      if (screened != null) return screened
+    }
     const id = messageId(result)
     if (this.pending.has(id)) return { action: 'ignore', reason: 'already queued' }
     if (this.pending.size >= ADOPTION_MAX_PENDING) {
@@ -111,7 +136,8 @@ export class SwarmInbox implements AdoptionInbox, Component {
       if (worst == null || figure(worst) <= (claimedFigure(result) ?? Infinity)) return { action: 'ignore', reason: 'the queue is full of better claims' }
       this.pending.delete(worst.id)
     }
-    this.pending.set(id, { result, id, seq: this.seq++, state: 'waiting', rounds: 0, retryAt: 0 })
+    // Our own content is in the store already.
+    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false, rounds: 0, retryAt: 0 })
     this.pump()
     this.wake()
     return null
@@ -125,7 +151,8 @@ export class SwarmInbox implements AdoptionInbox, Component {
   async wait (ms: number, signal: AbortSignal): Promise<void> {
     // The loop idles: its proposer has nothing, so a claim on faith costs it nothing else.
     this.idleSinceLast = true
-    if (this.queue().some(p => p.state === 'ready' && this.decide(p, true).action === 'reproduce')) return
+    // Something to take or run now (a stack that is not a candidate here yet wakes the loop when it is: a turn's timer, a peer's result).
+    if (this.queue().some(p => p.state === 'ready' && ['adopt', 'reproduce'].includes(this.decide(p, true).action))) return
     await new Promise<void>(resolve => {
       const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); this.wakeLoop = null; resolve() }
       const t = setTimeout(done, ms)
@@ -141,34 +168,50 @@ export class SwarmInbox implements AdoptionInbox, Component {
     this.wake()
   }
 
+  /**
+   * The loop's next step from the swarm, cheapest first: a result to take as
+   * our baseline with no run; else a run (a reproduction, or our baseline
+   * with a peer's change applied, a change made on our lineage tried as a
+   * stack before its whole content is reproduced); else null. Only content
+   * already here is handed out: no network.
+   */
   async next (snapshot: AdoptionSnapshot, signal: AbortSignal): Promise<Adoption | null> {
     this.snapshot = snapshot
     // A handout that recorded nothing (the candidate was refused) will get no verdict.
     if (this.awaiting != null && (snapshot.experiments === this.awaiting.experiments || Date.now() - this.awaiting.at > AWAIT_VERDICT_MAX_MS)) this.awaiting = null
-    for (const p of this.queue()) {
+    const decided = this.queue().map(p => ({ p, d: this.decide(p, true) }))
+    for (const { p, d } of decided) {
       if (signal.aborted) return null
-      const d = this.decide(p, true)
-      if (d.action === 'ignore' || d.action === 'idea') {
+      if (d.action === 'adopt' && p.state === 'ready') {
+        const files = await this.init.store.getContent(p.result.child)
         this.pending.delete(p.id)
-        continue
+        if (files == null) continue
+        return { kind: 'adopt', files, figure: d.figure, description: `adopt ${p.result.author.slice(-8)}: ${p.result.description}`.slice(0, 300), origin: { ...origin(p), evidence: d.reason } }
       }
-      if (d.action === 'wait' || p.state !== 'ready') continue
-      // Content is on disk already (prefetched): no network here.
+    }
+    // Runs: reproductions (better claims first), then stacks (larger gains first).
+    for (const { p, d } of decided) {
+      if (signal.aborted) return null
+      if (d.action !== 'reproduce' || p.state !== 'ready') continue
+      // Made on a baseline we had: its change on ours reproduces its gain and keeps ours.
+      const stack = this.stackable(p) ? await this.stack(p) : null
+      if (stack === 'later') continue
+      if (stack != null) return stack
       const files = await this.init.store.getContent(p.result.child)
       this.pending.delete(p.id)
       if (files == null) continue
-      if (this.unverified(p.result)) {
-        this.lastUnverified = snapshot.experiments
-        this.lastByAuthor.set(p.result.author, snapshot.experiments)
-        this.idleSinceLast = false
-        this.awaiting = { result: p.id, experiments: snapshot.experiments, at: Date.now() }
-      }
+      this.spend(p, true)
       const r = p.result
-      return {
-        proposal: { files, description: `reproduce ${r.author.slice(-8)}: ${r.description}`.slice(0, 300) },
-        origin: { result: p.id, author: r.author, claimed: claimedFigure(r), track: r.track }
-      }
+      return { kind: 'reproduce', proposal: { files, description: `reproduce ${r.author.slice(-8)}: ${r.description}`.slice(0, 300) }, origin: origin(p) }
     }
+    const stacks = decided.filter(({ p, d }) => d.action === 'stack' && p.state === 'ready').sort((a, b) => (claimedGain(b.p.result) ?? 0) - (claimedGain(a.p.result) ?? 0))
+    for (const { p } of stacks) {
+      if (signal.aborted) return null
+      const stack = await this.stack(p)
+      if (stack != null && stack !== 'later') return stack
+    }
+    // What can never be adopted, run or stacked here is forgotten.
+    for (const { p, d } of decided) if ((d.action === 'ignore' || d.action === 'idea') && this.decideStack(p, false).action === 'ignore') this.pending.delete(p.id)
     this.pump()
     return null
   }
@@ -179,35 +222,150 @@ export class SwarmInbox implements AdoptionInbox, Component {
 
   private mine (): Mine {
     const i = this.init
-    return { project: i.project, track: i.track, peerId: i.self, baseline: this.snapshot.baseline.value, baselineContent: this.snapshot.baseline.content, margin: i.margin }
+    return { project: i.project, track: i.track, peerId: i.self, baseline: this.snapshot.baseline.value, baselineContent: this.snapshot.baseline.content, margin: this.snapshot.margin }
   }
 
   private unverified (r: ResultMsg): boolean {
-    return this.init.trust.standing(r.author) !== 'verified' && this.init.trust.evidence(r).kind === 'claimed'
+    const { trust } = this.init
+    return r.author !== this.init.self && trust.standing(r.author) !== 'verified' && !trust.member(r.author) && trust.evidence(r).kind === 'claimed'
   }
 
-  private decide (p: Pending, budgeted: boolean): Decision {
-    const { trust } = this.init
+  /**
+   * A run on an unverified author's word handed out: the budget is spent. A
+   * reproduction's verdict is awaited before the next one (a stacked run
+   * gets no verdict: it ran other content).
+   */
+  private spend (p: Pending, verdict: boolean): void {
+    if (!this.unverified(p.result)) return
+    const n = this.snapshot.experiments
+    this.lastUnverified = n
+    this.lastByAuthor.set(p.result.author, n)
+    this.idleSinceLast = false
+    if (verdict) this.awaiting = { result: p.id, experiments: n, at: Date.now() }
+  }
+
+  private facts (p: Pending, budgeted: boolean): Facts {
+    const { trust, tried } = this.init
     const r = p.result
     const experiments = this.snapshot.experiments
     const budget = !budgeted || (this.awaiting == null && (this.idleSinceLast ||
       (experiments - this.lastUnverified >= UNVERIFIED_EVERY && experiments - (this.lastByAuthor.get(r.author) ?? Number.NEGATIVE_INFINITY) >= NEW_AUTHOR_EVERY)))
-    const facts: Facts = {
+    return {
       standing: trust.standing(r.author),
       evidence: trust.evidence(r),
       tried: this.snapshot.tried.has(r.child),
       largestGain: this.snapshot.largestGain,
-      budget
+      budget,
+      member: trust.member(r.author),
+      runningBy: tried.runningNow(r.child, [r.author]),
+      turnIn: this.turnIn(p.id, p)
     }
-    return considerResult(r, this.mine(), facts)
   }
 
-  /** Starts background fetches for the most promising claims worth a run (budget aside), a few at a time. */
+  /**
+   * How long until it is our turn to run `p`'s content (or, keyed by the
+   * baseline too, its change on our baseline) for the swarm, among the
+   * trusted peers connected now: the first to start claims it, and its
+   * result or attestation is evidence for the others. Turns count from a time
+   * every node reads alike: when the result was made, or, for a stack, when
+   * our baseline's content was (its keep's signed time), whichever is later.
+   * The loop is woken when the turn comes.
+   */
+  private turnIn (key: string, p: Pending, stack = false): number {
+    const { trust, self, store } = this.init
+    let at = this.turns.get(key)
+    if (at == null) {
+      const peers = connectedPeers(this.components).map(x => x.toString()).filter(x => x !== p.result.author && trust.attesterWeight(x) > 0 && !trust.distrusted(x))
+      const base = stack ? store.byChild(this.snapshot.baseline.content).filter(m => m.kind === 'result' && m.status === 'keep').map(m => m.time) : []
+      const from = Math.min(Date.now(), Math.max(p.result.time, base.length > 0 ? Math.min(...base) : 0))
+      at = from + reproduceRank(key, self, peers) * REPRODUCE_STAGGER_MS
+      if (this.turns.size > 1024) this.turns.clear()
+      this.turns.set(key, at)
+      const wait = at - Date.now()
+      if (wait > 0) setTimeout(() => { this.wake() }, wait).unref?.()
+    }
+    return Math.max(0, at - Date.now())
+  }
+
+  /** Adopt, reproduce or leave this result; our own results are only ever stacked. */
+  private decide (p: Pending, budgeted: boolean): Decision {
+    if (p.result.author === this.init.self) return this.decideStack(p, budgeted)
+    const d = considerResult(p.result, this.mine(), this.facts(p, budgeted))
+    return d.action === 'ignore' || d.action === 'idea' ? this.decideStack(p, budgeted) : d
+  }
+
+  private decideStack (p: Pending, budgeted: boolean): Decision {
+    const r = p.result
+    return considerStack(r, this.mine(), {
+      ...this.facts(p, budgeted),
+      parentInLineage: this.snapshot.lineage.has(r.parent),
+      stackedBefore: p.stacked || this.snapshot.stacked.has(p.id)
+    })
+  }
+
+  private stackable (p: Pending): boolean {
+    return this.decideStack(p, true).action === 'stack'
+  }
+
+  /**
+   * Our baseline with `p`'s change applied, as a candidate; null when the
+   * change does not apply here, or that content was run here or by a trusted
+   * peer on this baseline (never again); 'later' when a trusted peer runs it
+   * now or goes first (look again when its result is in).
+   */
+  private async stack (p: Pending): Promise<Adoption | 'later' | null> {
+    const r = p.result
+    const base = this.snapshot.baseline
+    const key = `${p.id}:${base.content}`
+    let made = this.merges.get(key)
+    if (made == null) {
+      made = await this.merge(r, base.files)
+      if (this.merges.size > 256) this.merges.clear()
+      this.merges.set(key, made)
+    }
+    if ('none' in made) {
+      p.stacked = true
+      this.log('not stacking %s: %s', p.id, made.none)
+      return null
+    }
+    if (this.snapshot.tried.has(made.content) || this.init.tried.tried(base.content).has(made.content)) {
+      p.stacked = true
+      return null
+    }
+    if (this.init.tried.runningNow(made.content) != null) return 'later'
+    // Peers on this baseline work out the same candidate: one runs it, by turns.
+    if (this.turnIn(key, p, true) > 0) return 'later'
+    p.stacked = true
+    this.spend(p, false)
+    const lineage = { author: r.author, result: p.id, parent: r.parent, child: r.child }
+    return {
+      kind: 'stack',
+      proposal: { files: made.files, description: `stack ${r.author === this.init.self ? 'our earlier' : r.author.slice(-8) + "'s"} ${r.description}`.slice(0, 300) },
+      origin: origin(p),
+      lineage
+    }
+  }
+
+  private async merge (r: ResultMsg, base: Record<string, string>): Promise<Stacked> {
+    const { store } = this.init
+    const [parent, child] = await Promise.all([store.getContent(r.parent), store.getContent(r.child)])
+    if (parent == null || child == null) return { none: 'its parent or its content is not here' }
+    try {
+      const s = await stackChange({ parent, child, base, editable: this.init.editable })
+      if (s.status === 'contained') return { none: 'our baseline holds its change already' }
+      if (s.status === 'conflict') return { none: `it changes what ours changed (${s.conflicts.join(', ')})` }
+      return { files: s.files, content: contentHash(s.files) }
+    } catch (err: any) {
+      return { none: `the merge failed: ${String(err?.message ?? err)}` }
+    }
+  }
+
+  /** Starts background fetches for the most promising results worth a run or a stack (budget aside), a few at a time. */
   private pump (): void {
     if (this.controller == null) return
     for (const p of this.queue()) {
       if (this.fetching >= PREFETCH_CONCURRENCY) return
-      if (p.state !== 'waiting' || p.retryAt > Date.now() || this.decide(p, false).action !== 'reproduce') continue
+      if (p.state !== 'waiting' || p.retryAt > Date.now() || !['adopt', 'reproduce', 'stack'].includes(this.decide(p, false).action)) continue
       p.state = 'fetching'
       this.fetching++
       void this.prefetch(p).finally(() => { this.fetching--; this.pump() })
@@ -280,6 +438,11 @@ export class SwarmInbox implements AdoptionInbox, Component {
 
 function figure (p: Pending): number {
   return claimedFigure(p.result) ?? Number.POSITIVE_INFINITY
+}
+
+function origin (p: Pending): ExperimentOrigin {
+  const r = p.result
+  return { result: p.id, author: r.author, claimed: claimedFigure(r), track: r.track }
 }
 
 export function swarmInbox (init: SwarmInboxInit): (components: SwarmComponents) => SwarmInbox {

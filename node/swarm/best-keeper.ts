@@ -6,13 +6,18 @@
  * a record this node does not accept never becomes its best, and where its
  * own best ranks better here than what the DHT holds, it overwrites it.
  * Writes queue one at a time, off the publish path: with few peers a DHT
- * round trip takes seconds, and results must not wait.
+ * round trip takes seconds, and results must not wait. A busy swarm keeps
+ * every few seconds, and each DHT round (read the closest peers' records,
+ * validate every signature in them, write ours back) costs every peer CPU,
+ * so rounds are throttled: the first offer goes at once, later ones within
+ * BEST_ROUND_GAP_MS fold into one round at its end. The record is a hint for
+ * newcomers; live peers learn every keep by gossip.
  */
 import type { Logger } from '@libp2p/interface'
 import { messageId, type BestRecord, type Evidence } from '../../protocol/index.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
-import { BEST_REFRESH_MS } from './constants.ts'
+import { BEST_REFRESH_MS, BEST_ROUND_GAP_MS } from './constants.ts'
 import { getBestRecords, putBestRecord } from './dht-best.ts'
 import type { SwarmStore } from './store.ts'
 
@@ -39,6 +44,8 @@ export interface BestKeeperInit {
   top?: () => string | undefined
   onEvent: (e: BestEvent) => void
   refreshMs?: number
+  /** Least time between two DHT rounds started by offers (default: the lesser of BEST_ROUND_GAP_MS and refreshMs). */
+  roundGapMs?: number
   /** Aborts DHT work when the node stops. */
   signal?: AbortSignal
 }
@@ -49,6 +56,8 @@ export class BestKeeper implements Component {
   private controller?: AbortController
   private timer?: ReturnType<typeof setInterval>
   private chain: Promise<void> = Promise.resolve()
+  private lastRound = Number.NEGATIVE_INFINITY
+  private trailing?: ReturnType<typeof setTimeout>
 
   constructor (private readonly components: SwarmComponents, private readonly init: BestKeeperInit) {
     this.log = components.logger.forComponent('swarm-node:best-keeper')
@@ -69,6 +78,8 @@ export class BestKeeper implements Component {
   async stop (): Promise<void> {
     clearInterval(this.timer)
     this.timer = undefined
+    clearTimeout(this.trailing)
+    this.trailing = undefined
     this.controller?.abort()
     this.controller = undefined
     await this.chain
@@ -90,8 +101,25 @@ export class BestKeeper implements Component {
       const record = await this.init.build(resultId)
       if (record == null) return
       await this.keep(record, 'local')
-      if (!this.alone) await this.publishIfBetter(await this.read())
+      this.round()
     })
+  }
+
+  /** A DHT round (read, then write ours where it ranks better), now or folded into the next one. */
+  private round (): void {
+    if (this.alone || this.controller == null || this.trailing != null) return
+    const gap = this.init.roundGapMs ?? Math.min(BEST_ROUND_GAP_MS, this.init.refreshMs ?? BEST_REFRESH_MS)
+    const go = (): void => {
+      this.trailing = undefined
+      this.lastRound = Date.now()
+      this.enqueue(async () => { if (!this.alone) await this.publishIfBetter(await this.read()) })
+    }
+    const wait = this.lastRound + gap - Date.now()
+    if (wait <= 0) go()
+    else {
+      this.trailing = setTimeout(go, wait)
+      this.trailing.unref?.()
+    }
   }
 
   /** Our trust moved: a best of ours whose author (or a voucher) was caught lying is dropped for what ranks first now. */
@@ -108,6 +136,7 @@ export class BestKeeper implements Component {
   /** Reads the DHT's record, learns from it, keeps it if it is better here, and overwrites it where ours is. */
   async refresh (): Promise<void> {
     if (this.alone || this.controller == null) return
+    this.lastRound = Date.now()
     const records = await this.read()
     const accepted = records.filter(r => this.init.accepts(r))
     for (const rec of accepted) await this.init.learn(rec)

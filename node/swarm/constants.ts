@@ -15,8 +15,17 @@ export const BEST_REFRESH_MS = 60_000
 export const BEST_GET_TIMEOUT_MS = 15_000
 /** One DHT write of the best record. */
 export const BEST_PUT_TIMEOUT_MS = 30_000
-/** Attestations carried in a record this node writes (the protocol allows 32). */
-export const BEST_RECORD_ATTESTATIONS = 32
+/**
+ * Least time between two DHT rounds an offer starts (the first goes at once):
+ * every round makes the closest peers validate records full of signatures.
+ */
+export const BEST_ROUND_GAP_MS = 15_000
+/**
+ * Attestations carried in a record this node writes (the protocol allows 32):
+ * every peer that stores or reads the record checks each signature, and a
+ * handful of reproductions is as good a hint as 32.
+ */
+export const BEST_RECORD_ATTESTATIONS = 8
 /** A peer is synced with again at most this often. */
 export const SYNC_AGAIN_AFTER_MS = 60_000
 /** Each sync reaches back this far before the last one: clocks differ and dedup is cheap. */
@@ -77,6 +86,13 @@ export const NEW_AUTHOR_EVERY = 5
  * (it may unmask the next claim's vouchers), or this long at most.
  */
 export const AWAIT_VERDICT_MAX_MS = 10 * 60_000
+/**
+ * Reproducing a result for the swarm goes by turns among the trusted peers
+ * connected (adoption.ts: reproduceRank): each waits this long per place for
+ * an earlier peer's claim, so one runs it and the others adopt on its
+ * attestation. Enough for a claim to cross the swarm.
+ */
+export const REPRODUCE_STAGGER_MS = 2_000
 /**
  * A claimed gain this far beyond the largest gain this node has verified waits
  * for a trusted peer's reproduction before this node spends a run on it: more

@@ -60,6 +60,25 @@ export const DEFAULT_GOSSIP_LIMITS: Readonly<GossipLimits> = Object.freeze({
   maxTracked: 4096
 })
 
+/**
+ * The rate limits for a project whose experiments last `budgetS` seconds. An
+ * honest node sends about three messages an experiment (a claim, a result,
+ * an attestation) and a heartbeat every 30 s: a few a minute at autoresearch's
+ * budgets, which the defaults allow, but hundreds at a budget of seconds (a
+ * synthetic project), where the defaults would drop honest results. The
+ * allowance per author is twice that pace, per peer (which relays many
+ * authors) four times the author's; never below the defaults. A limits.json
+ * overrides both.
+ */
+export function limitsForBudget (budgetS: number, base: Readonly<GossipLimits> = DEFAULT_GOSSIP_LIMITS): Partial<GossipLimits> {
+  const pace = 3 * 60 / Math.max(budgetS, 1) + 2
+  const author = Math.max(base.perAuthor.perMinute, Math.ceil(2 * pace))
+  return {
+    perAuthor: { burst: Math.max(base.perAuthor.burst, Math.ceil(author / 2)), perMinute: author },
+    perPeer: { burst: Math.max(base.perPeer.burst, author * 2), perMinute: Math.max(base.perPeer.perMinute, 4 * author) }
+  }
+}
+
 export type LimitReason = 'peer-rate' | 'peer-flood' | 'author-rate' | 'new-author-rate'
 
 /** How often the gate sums up what it turned away (one line, not one per message). */

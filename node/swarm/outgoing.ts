@@ -46,7 +46,9 @@ function figures (rec: ExperimentRecord): { val_bpb: number | null, verified_bpb
 }
 
 export function resultBody (rec: ExperimentRecord, ctx: { project: string, track: string, hardware: Hardware, diff: string }): Unsigned<ResultMsg> | null {
-  if (rec.status === 'baseline' || rec.child == null) return null
+  // Only experiments are results: a baseline measurement, a baseline taken with no run or gone back to are not.
+  const status = rec.status
+  if (status === 'baseline' || status === 'adopted' || status === 'restored' || rec.child == null) return null
   const child = rec.child
   const parent = rec.parent_content ?? child
   const crashed = rec.status === 'crash'
@@ -62,13 +64,15 @@ export function resultBody (rec: ExperimentRecord, ctx: { project: string, track
     // The figure rule's figure: what "kept" meant here (the mean of the confirming runs).
     val_bpb: crashed ? null : val_bpb,
     verified_bpb: crashed ? null : verified_bpb,
-    status: rec.status,
+    status,
     reason: oneLine(rec.reason ?? '', 200),
     metrics: wireMetrics(rec.metrics ?? {}, { baseline_bpb: bpb(rec.baseline_bpb) }),
     hardware: ctx.hardware,
     agent: oneLine(rec.proposer, 100),
     description: oneLine(rec.description) || '(no description)',
-    time: rec.finished_at
+    time: rec.finished_at,
+    // A stacked candidate names its second parent (an optional member: PROTOCOL.md).
+    ...(rec.merged != null ? { merged: rec.merged } : {})
   }
 }
 
@@ -90,13 +94,14 @@ export function attestationBody (rec: ExperimentRecord, origin: Pick<ExperimentO
   }
 }
 
-export function claimBody (ctx: { project: string, track: string, parent: string, description: string, now: number, ttlMs: number }): Unsigned<ClaimMsg> {
+export function claimBody (ctx: { project: string, track: string, parent: string, child?: string, description: string, now: number, ttlMs: number }): Unsigned<ClaimMsg> {
   return {
     v: 1,
     kind: 'claim',
     project: ctx.project,
     track: ctx.track,
     parent: ctx.parent,
+    ...(ctx.child != null ? { child: ctx.child } : {}),
     description: oneLine(ctx.description) || '(experiment)',
     time: ctx.now,
     expires: ctx.now + Math.min(Math.max(ctx.ttlMs, 1000), 2 * 3600 * 1000 - 1000)

@@ -8,7 +8,8 @@
  * - `SyncScheduler`  catching up with each newly identified peer
  * - `BestKeeper`     our best record and the DHT's, by this node's own evidence
  * - `Heartbeat`      a status message every 30 s
- * - `SwarmInbox`     claims worth a run, their content prefetched with deadlines
+ * - `SwarmInbox`     results to adopt, reproduce or stack, their content prefetched with deadlines
+ * - `TriedView`      what trusted peers ran or are running, so peers split the search
  *
  * The service itself holds the policy that joins them: the trust book
  * (trust.ts) learns every stored result and attestation, and what the loop
@@ -29,6 +30,7 @@ import {
   PROTOCOL_VERSION, claimedFigure, compareRanked, figureOf, messageId, signMessage,
   type AttestationMsg, type BestRecord, type Hardware, type Message, type Rankable, type ResultMsg, type Unsigned
 } from '../../protocol/index.ts'
+import { BASELINE_STATUSES } from '../../trainer/adopted.ts'
 import type { AdoptionSnapshot, LoopEvent } from '../../trainer/loop.ts'
 import type { ExperimentRecord } from '../../trainer/results-log.ts'
 import { reproductionVerdict } from './adoption.ts'
@@ -44,6 +46,7 @@ import { swarmProtocols, type SwarmProtocols } from './protocols.ts'
 import { resultsTopic, type ResultsTopic } from './results-topic.ts'
 import type { SwarmStore } from './store.ts'
 import { syncScheduler, type SyncEvent, type SyncScheduler } from './sync-scheduler.ts'
+import { TriedView } from './tried-view.ts'
 import { TrustBook } from './trust.ts'
 
 export { BEST_REFRESH_MS, STATUS_INTERVAL_MS } from './constants.ts'
@@ -65,7 +68,7 @@ export interface SwarmServiceInit {
   peerId: string
   project: {
     id: string
-    /** The manifest's noise margin. */
+    /** The manifest's noise margin (the margin in force follows the loop: its records carry it). */
     margin: number
     /** The manifest's hard timeout: a claim lasts twice as long. */
     timeoutS: number
@@ -79,7 +82,7 @@ export interface SwarmServiceInit {
   adopt: boolean
   /** A private swarm: its members are trusted attesters. */
   privateSwarm?: boolean
-  /** The loop when the node joined: its baseline, what it tried, how many experiments and keeps. */
+  /** The loop when the node joined: its baseline, what it tried, how many experiments and keeps, the margin in force. */
   initial: AdoptionSnapshot & { kept: number }
   onEvent: (e: SwarmEvent) => void
   statusIntervalMs?: number
@@ -94,6 +97,7 @@ export class SwarmService implements Component {
   readonly [Symbol.toStringTag] = 'swarm-node/service'
   readonly trust: TrustBook
   readonly inbox: SwarmInbox
+  readonly tried: TriedView
   /** Rate limits in front of every message that arrives, by gossip or sync. */
   readonly gate: GossipGate
   private readonly topic: ResultsTopic
@@ -102,15 +106,20 @@ export class SwarmService implements Component {
   private readonly keeper: BestKeeper
   private readonly heartbeat: Heartbeat
   /** What the loop is at, followed from its events. */
-  private readonly loop: { baselineContent: string, baselineValue: number | null, experiments: number, kept: number, current: string | null }
+  private readonly loop: { baselineContent: string, baselineValue: number | null, experiments: number, kept: number, current: string | null, margin: number }
   private readonly reported = new Map<string, number>()
   private started = false
 
   constructor (private readonly components: SwarmComponents, private readonly init: SwarmServiceInit) {
     const { store, project } = init
-    this.loop = { baselineContent: init.initial.baseline.content, baselineValue: init.initial.baseline.value, experiments: init.initial.experiments, kept: init.initial.kept, current: null }
-    this.trust = new TrustBook({ self: init.peerId, margin: project.margin, privateSwarm: init.privateSwarm })
-    for (const m of store.results()) this.trust.add(m)
+    this.loop = { baselineContent: init.initial.baseline.content, baselineValue: init.initial.baseline.value, experiments: init.initial.experiments, kept: init.initial.kept, current: null, margin: init.initial.margin }
+    // The claim rule's tolerance follows the margin in force: measured at the first baseline, carried by every record.
+    this.trust = new TrustBook({ self: init.peerId, margin: () => this.loop.margin, privateSwarm: init.privateSwarm })
+    this.tried = new TriedView({ self: init.peerId, trust: this.trust, claims: () => store.claims(), content: async hash => await store.getContent(hash) })
+    for (const m of store.results()) {
+      this.trust.add(m)
+      this.tried.add(m)
+    }
     for (const m of store.attestations()) this.trust.add(m)
     for (const [peer, score] of this.trust.entries()) this.reported.set(peer, score)
     const emit = (e: SwarmEvent): void => { this.emit(e) }
@@ -122,7 +131,7 @@ export class SwarmService implements Component {
       onFlood: peer => { void components.connectionManager.closeConnections(peerIdFromString(peer)).catch(() => {}) }
     })
     this.inbox = swarmInbox({
-      project: project.id, track: init.track, self: init.peerId, margin: project.margin, editable: project.editable, store, trust: this.trust,
+      project: project.id, track: init.track, self: init.peerId, editable: project.editable, store, trust: this.trust, tried: this.tried,
       initial: init.initial,
       onEvent: e => {
         emit(e)
@@ -232,6 +241,7 @@ export class SwarmService implements Component {
   private handle (m: Message): void {
     if (m.kind !== 'result' && m.kind !== 'attestation') return
     this.moved(this.trust.add(m))
+    if (m.kind === 'result') this.tried.add(m)
     if (m.kind === 'result' && m.status === 'keep') this.consider(m)
     // A reproduction this node believes may lift a result to our best.
     if (m.kind === 'attestation' && m.ok && m.track === this.init.track && this.trust.attesterWeight(m.author) > 0) this.keeper.offer(m.result)
@@ -252,10 +262,11 @@ export class SwarmService implements Component {
     if (authors.length > 0) this.inbox.wake()
   }
 
-  /** A peer's keep: the inbox screens it by the adoption policy and queues what may be worth a run. */
+  /** A keep (a peer's, or ours for stacking later): the inbox screens it by the adoption policy and queues what may be worth it. */
   private consider (r: ResultMsg): void {
     if (!this.init.adopt) return
     const d = this.inbox.offer(r)
+    if (r.author === this.init.peerId) return
     if (d == null) this.emit({ type: 'adoption-queued', result: messageId(r), author: r.author, claimed: claimedFigure(r) })
     else if (d.action === 'idea') this.emit({ type: 'note', message: `idea from track ${r.track}: ${r.description}` })
   }
@@ -294,6 +305,7 @@ export class SwarmService implements Component {
   private async publish (m: Message): Promise<void> {
     await this.init.store.add(m)
     if (m.kind === 'result' || m.kind === 'attestation') this.moved(this.trust.add(m))
+    if (m.kind === 'result') this.tried.add(m)
     const recipients = await this.topic.publish(m)
     this.emit({ type: 'published', kind: m.kind, id: messageId(m), recipients })
   }
@@ -307,37 +319,47 @@ export class SwarmService implements Component {
     if (!this.started) return
     if (e.type === 'experiment-start' && e.kind === 'candidate') {
       this.loop.current = e.description
-      await this.publish(await this.sign(claimBody({ ...this.ctx, parent: this.loop.baselineContent, description: e.description, now: Date.now(), ttlMs: this.init.project.timeoutS * 2000 })))
+      // The claim names the content it runs: trusted peers skip it meanwhile (one reproduction for the swarm, no twin experiments).
+      await this.publish(await this.sign(claimBody({ ...this.ctx, parent: this.loop.baselineContent, child: e.child, description: e.description, now: Date.now(), ttlMs: this.init.project.timeoutS * 2000 })))
     }
     if (e.type === 'experiment-end') {
       const rec = e.record
       this.loop.current = null
       this.loop.experiments++
       if (rec.status === 'keep') this.loop.kept++
-      if ((rec.status === 'keep' || rec.status === 'baseline') && rec.child != null) this.loop.baselineContent = rec.child
+      if (BASELINE_STATUSES.has(rec.status) && rec.child != null) this.loop.baselineContent = rec.child
       this.loop.baselineValue = e.baselineAfter
+      if (typeof rec.margin === 'number' && rec.margin > 0) this.loop.margin = rec.margin
       await this.onRecord(rec, e.diff, e.files)
     }
   }
 
   private async onRecord (rec: ExperimentRecord, diff: string, files: Record<string, string>): Promise<void> {
-    const body = resultBody(rec, { ...this.ctx, diff })
-    if (body == null) return
-    const result: ResultMsg = await this.sign(body)
-    const id = messageId(result)
-    if (rec.status === 'keep') await this.init.store.putContent(files)
-    await this.publish(result)
+    const { store } = this.init
+    // Every baseline's content stays here: peers fetch what we run, and a change made on it can be stacked later.
+    if (BASELINE_STATUSES.has(rec.status)) await store.putContent(files)
+    const how = rec.origin?.how ?? (rec.origin != null ? 'reproduce' : null)
+    // A re-measure of our own baseline is not an experiment on the wire: its attestation says what it found.
+    const body = how === 'verify' ? null : resultBody(rec, { ...this.ctx, diff })
+    let id: string | null = null
+    if (body != null) {
+      const result: ResultMsg = await this.sign(body)
+      id = messageId(result)
+      await this.publish(result)
+      if (result.status === 'keep') this.consider(result)
+    }
     const origin = rec.origin
-    if (origin != null) {
+    // Attest what we measured of a peer's content itself: a reproduction, or a re-measure after its use landed far off.
+    if (origin != null && (how === 'reproduce' || how === 'verify')) {
       const measured = figureOf(rec)
-      const verdict = reproductionVerdict(origin.claimed, measured, rec.status === 'keep', this.init.project.margin)
+      const verdict = reproductionVerdict(origin.claimed, measured, rec.status === 'keep', rec.margin ?? this.loop.margin)
       const att: AttestationMsg = await this.sign(attestationBody(rec, origin, verdict.ok, this.ctx))
       await this.publish(att)
       this.inbox.settled(origin.result)
       this.emit({ type: 'attested', result: origin.result, author: origin.author, ok: att.ok, reason: verdict.reason, measured: att.val_bpb })
       if (att.ok) this.keeper.offer(origin.result)
     }
-    if (rec.status === 'keep') this.keeper.offer(id)
+    if (rec.status === 'keep' && id != null) this.keeper.offer(id)
   }
 
   private async publishStatus (): Promise<void> {

@@ -27,8 +27,12 @@ import {
 export interface TrustInit {
   /** This node's peer id: its attestations and results are its own measurements. */
   self: string
-  /** The project's noise margin (the claim rule's tolerance grows with it). */
-  margin: number
+  /**
+   * The noise margin in force (the claim rule's tolerance grows with it): a
+   * number, or a getter, since it changes once the first baseline measured
+   * the noise (trainer/noise.ts).
+   */
+  margin: number | (() => number)
   /** A private swarm: every member is a trusted attester (MEMBER_WEIGHT). */
   privateSwarm?: boolean
   /**
@@ -56,7 +60,7 @@ interface Own {
 
 export class TrustBook {
   private readonly self: string
-  private readonly margin: number
+  private readonly marginOf: () => number
   private readonly privateSwarm: boolean
   private readonly known: TrustInit['known']
   private readonly results = new Map<string, ResultMsg>()
@@ -69,16 +73,20 @@ export class TrustBook {
   private readonly verdicts = new Map<string, boolean>()
   /** Contents we kept (our own keep results). */
   private readonly keptContent = new Set<string>()
-  /** Bumped whenever a score may change; scores are cached per version. */
+  /** Bumped whenever a score may change; scores are cached per version (and margin: third parties' reports are judged with it). */
   private version = 0
-  private readonly cache = new Map<string, { version: number, score: number }>()
+  private readonly cache = new Map<string, { version: number, margin: number, score: number }>()
 
   constructor (init: TrustInit) {
     this.self = init.self
-    this.margin = init.margin
+    const m = init.margin
+    this.marginOf = typeof m === 'number' ? () => m : m
     this.privateSwarm = init.privateSwarm === true
     this.known = init.known
   }
+
+  /** The margin the claim rule uses now. */
+  get margin (): number { return this.marginOf() }
 
   // --- what the node learns ---------------------------------------------------
 
@@ -186,10 +194,11 @@ export class TrustBook {
   score (peer: string): number {
     if (peer === this.self) return 0
     const hit = this.cache.get(peer)
-    if (hit?.version === this.version) return hit.score
+    const margin = this.margin
+    if (hit?.version === this.version && hit.margin === margin) return hit.score
     let score = this.ownScore(peer) + this.thirdParty(peer)
     if (this.standingOwn(peer) === 'verified') score = Math.max(score, 0)
-    this.cache.set(peer, { version: this.version, score })
+    this.cache.set(peer, { version: this.version, margin, score })
     return score
   }
 
@@ -221,6 +230,11 @@ export class TrustBook {
     if (this.known?.distrusted(peer) === true) return 0
     const earned = Math.min(ATTESTER_WEIGHT_CAP, (o?.kept.size ?? 0) * ATTESTER_WEIGHT_PER_KEEP)
     return Math.max(earned, this.privateSwarm ? MEMBER_WEIGHT : 0, this.known?.attesterWeight(peer) ?? 0)
+  }
+
+  /** A member of this node's private swarm (a holder of its key), not caught lying: its confirmed keep is evidence. */
+  member (peer: string): boolean {
+    return this.privateSwarm && peer !== this.self && !this.distrusted(peer) && this.attesterWeight(peer) > 0
   }
 
   /** Peers (this node included) that attested result `id` reproduced. */

@@ -1,7 +1,8 @@
 """
-A synthetic research landscape: eight interacting training constants and a
-known optimum, so a swarm's search can be measured in seconds instead of GPU
-hours. This is the one file agents edit, like autoresearch's train.py.
+A synthetic research landscape: eight interacting training constants among
+twenty-one (the rest are already well set, so most ideas fail) and a known
+optimum, so a swarm's search can be measured in seconds instead of GPU hours.
+This is the one file agents edit, like autoresearch's train.py.
 
 "Training" waits out the time budget (the budget is wall-clock, as in
 autoresearch); the score comes from the fixed harness landscape.py: a loss
@@ -32,6 +33,19 @@ LEARNING_RATE = 0.001
 WARMUP_STEPS = 100
 WEIGHT_DECAY = 0.3
 DROPOUT = 0.2
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.95
+GRAD_CLIP = 1.0
+INIT_STD = 0.02
+WARMDOWN_FRAC = 0.4
+LABEL_SMOOTHING = 0.0
+ROPE_BASE = 10000
+MLP_RATIO = 4
+ADAM_EPS = 1e-8
+LOGIT_SOFTCAP = 30.0
+Z_LOSS = 0.0001
+QK_NORM = True
+EMBED_LR_MULT = 1.0
 
 TIME_BUDGET = float(os.environ.get("SWARM_TIME_BUDGET", "1"))
 LOG_EVERY_S = 0.25
@@ -41,7 +55,11 @@ LOG_EVERY_S = 0.25
 
 config = dict(N_LAYER=N_LAYER, N_EMBD=N_EMBD, N_HEAD=N_HEAD, BATCH_SIZE=BATCH_SIZE,
               LEARNING_RATE=LEARNING_RATE, WARMUP_STEPS=WARMUP_STEPS,
-              WEIGHT_DECAY=WEIGHT_DECAY, DROPOUT=DROPOUT)
+              WEIGHT_DECAY=WEIGHT_DECAY, DROPOUT=DROPOUT,
+              ADAM_BETA1=ADAM_BETA1, ADAM_BETA2=ADAM_BETA2, GRAD_CLIP=GRAD_CLIP, INIT_STD=INIT_STD,
+              WARMDOWN_FRAC=WARMDOWN_FRAC, LABEL_SMOOTHING=LABEL_SMOOTHING, ROPE_BASE=ROPE_BASE,
+              MLP_RATIO=MLP_RATIO, ADAM_EPS=ADAM_EPS, LOGIT_SOFTCAP=LOGIT_SOFTCAP, Z_LOSS=Z_LOSS,
+              QK_NORM=QK_NORM, EMBED_LR_MULT=EMBED_LR_MULT)
 try:
     check(config)  # a shape that cannot be built fails at once, as real training would
 except ValueError as err:

@@ -49,11 +49,15 @@ export interface ArmOptions {
   spec: ArmSpec
   seed: number
   seconds: number
-  target: number
+  /** The group's goal: a baseline value at or below it (null: no goal, the arm runs its time). */
+  target: number | null
   project: string
   root: string
   logs: string
-  scorer: Scorer
+  /** The value of a node's baseline, by content (the landscape's noiseless one; elsewhere the node's own figure). */
+  scorer: Pick<Scorer, 'score'>
+  /** More `start` flags for every node (e.g. --budget 60). */
+  extraArgs?: string[]
   say: (line: string) => void
 }
 
@@ -95,8 +99,8 @@ async function prepare (o: ArmOptions): Promise<{ members: Member[], keys: strin
   return { members, keys }
 }
 
-function args (m: Member, all: Member[], key: string, swarm: boolean): string[] {
-  const common = ['--home', m.home, '--json', 'start', '--project', m.dir, '--proposer', 'mutation', '--seed', String(m.proposerSeed), '--tag', 'bench']
+function args (m: Member, all: Member[], key: string, swarm: boolean, extra: string[]): string[] {
+  const common = ['--home', m.home, '--json', 'start', '--project', m.dir, '--proposer', 'mutation', '--seed', String(m.proposerSeed), '--tag', 'bench', ...extra]
   if (!swarm) return [...common, '--offline']
   const others = all.filter(x => x.group === m.group && x !== m)
   return [...common, '--listen', `/ip4/127.0.0.1/tcp/${m.port}`, '--no-mdns', '--swarm-key', key,
@@ -114,7 +118,7 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
 
   // CPU read when each node's research begins, so start-up (tsx, libp2p) is not counted as research.
   const cpuAtStart = new Map<string, { self: number, children: number } | null>()
-  const procs: NodeProcess[] = members.map(m => new NodeProcess(m.name, args(m, members, keys[m.group]!, o.spec.swarm), join(o.logs, `${o.spec.name}-seed${o.seed}-${m.name}.jsonl`), (e: Ev) => {
+  const procs: NodeProcess[] = members.map(m => new NodeProcess(m.name, args(m, members, keys[m.group]!, o.spec.swarm, o.extraArgs ?? []), join(o.logs, `${o.spec.name}-seed${o.seed}-${m.name}.jsonl`), (e: Ev) => {
     if (e.type !== 'experiment-end') return
     const r = e.record
     if (r.status === 'baseline' && !cpuAtStart.has(m.name)) cpuAtStart.set(m.name, procs.find(p => p.name === m.name)?.cpu() ?? null)
@@ -122,9 +126,9 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
       researchFrom = r.finished_at as number
       deadline = setTimeout(() => finish('time'), Math.max(0, researchFrom + o.seconds * 1000 - Date.now()))
     }
-    if (r.status !== 'baseline' && r.status !== 'keep') return
-    void o.scorer.score(m.dir, r.commit, r.child).then(v => {
-      if (v == null || v > o.target || reached.has(m.group)) return
+    if (r.status !== 'baseline' && r.status !== 'keep' && r.status !== 'adopted' && r.status !== 'restored') return
+    void o.scorer.score(m.dir, r.commit, r.child, r).then(v => {
+      if (v == null || o.target == null || v > o.target || reached.has(m.group)) return
       reached.add(m.group)
       o.say(`  ${o.spec.name} seed ${o.seed}: group ${m.group} (${m.name}) reached ${v.toFixed(4)} at ${((r.finished_at - (researchFrom ?? r.finished_at)) / 1000).toFixed(0)} s`)
       if (reached.size === o.spec.groups.length) finish('target')

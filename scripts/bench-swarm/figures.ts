@@ -37,6 +37,19 @@ export function records (n: GroupNode, endedAt: number): Rec[] {
   return n.events.filter(e => e.type === 'experiment-end' && e.record.finished_at <= endedAt).map(e => e.record as Rec)
 }
 
+/** The statuses where a node's baseline moved: measured, kept, adopted with no run, or gone back to. */
+const MOVED = new Set(['baseline', 'keep', 'adopted', 'restored'])
+
+/** A record of a run (the first baseline measurement aside); an adoption with no run, or a return to an earlier baseline, is none. */
+export function isRun (r: Rec): boolean {
+  return r.status !== 'adopted' && r.status !== 'restored' && !(r.status === 'baseline' && r.proposer === 'none')
+}
+
+/** What a run was for: the node's own search, a stacked candidate, a peer's result reproduced, or an adopted baseline re-measured. */
+export function runKind (r: Rec): 'search' | 'stack' | 'reproduce' | 'remeasure' {
+  return r.proposer === 'stack' ? 'stack' : r.proposer === 'adopt' ? 'reproduce' : r.proposer === 'verify' ? 'remeasure' : 'search'
+}
+
 /** When the node had measured its first baseline; null if it never did. */
 export function researchStart (n: GroupNode): number | null {
   return n.events.find(e => e.type === 'experiment-end' && e.record.status === 'baseline')?.record.finished_at ?? null
@@ -48,10 +61,10 @@ export function groupStart (g: Group): number | null {
   return starts.length === 0 ? null : Math.min(...starts)
 }
 
-/** The true value of the node's baseline over time: at each baseline and keep. */
+/** The true value of the node's baseline over time: wherever it moved. */
 export function timeline (n: GroupNode, g: Group, values: Values): Array<{ at: number, value: number }> {
   return records(n, g.endedAt)
-    .filter(r => r.status === 'baseline' || r.status === 'keep')
+    .filter(r => MOVED.has(r.status))
     .flatMap(r => { const v = values.get(r.child); return v == null ? [] : [{ at: r.finished_at, value: v }] })
 }
 
@@ -79,36 +92,54 @@ export function experimentsPerHour (g: Group): number {
   for (const n of g.nodes) {
     const from = researchStart(n)
     if (from == null) continue
-    count += records(n, g.endedAt).filter(r => r.status !== 'baseline').length
+    count += records(n, g.endedAt).filter(isRun).length
     ms += g.endedAt - from
   }
   return ms > 0 ? count / (ms / 3_600_000) : 0
 }
 
 export interface Duplicates {
-  /** Experiments of the group (baselines aside). */
+  /** Runs of the group (first baseline measurements aside). */
   runs: number
   /** Of them, the same change on the same parent content as one another node had started before. */
   duplicates: number
-  /** Own proposals (not reproductions) and, of them, the duplicates. */
+  /** Own proposals (not reproductions, stacks or re-measures) and, of them, the duplicates. */
   candidates: number
   candidateDuplicates: number
   reproductions: number
+  /** Stacked candidates run, and how many were kept. */
+  stacks: number
+  stackKeeps: number
+  /** Adopted baselines re-measured after their first use landed far off, and of them those that failed (the node went back). */
+  remeasures: number
+  restored: number
+  /** Peers' results taken as the baseline with no run. */
+  adoptedWithoutRun: number
 }
 
 export function duplicates (g: Group): Duplicates {
-  const all = g.nodes.flatMap(n => records(n, g.endedAt).filter(r => r.status !== 'baseline').map(r => ({ node: n.name, r })))
+  const recs = g.nodes.flatMap(n => records(n, g.endedAt).map(r => ({ node: n.name, r })))
+  const all = recs.filter(x => isRun(x.r))
   all.sort((a, b) => a.r.started_at - b.r.started_at)
   const firstBy = new Map<string, string>()
-  const out: Duplicates = { runs: all.length, duplicates: 0, candidates: 0, candidateDuplicates: 0, reproductions: 0 }
+  const out: Duplicates = {
+    runs: all.length, duplicates: 0, candidates: 0, candidateDuplicates: 0, reproductions: 0, stacks: 0, stackKeeps: 0, remeasures: 0,
+    restored: recs.filter(x => x.r.status === 'restored').length,
+    adoptedWithoutRun: recs.filter(x => x.r.status === 'adopted').length
+  }
   for (const { node, r } of all) {
     const key = `${r.parent_content ?? '?'}>${r.child}`
     const first = firstBy.get(key)
     const dup = first != null && first !== node
     if (first == null) firstBy.set(key, node)
     if (dup) out.duplicates++
-    if (r.proposer === 'adopt') out.reproductions++
-    else {
+    const kind = runKind(r)
+    if (kind === 'reproduce') out.reproductions++
+    else if (kind === 'remeasure') out.remeasures++
+    else if (kind === 'stack') {
+      out.stacks++
+      if (r.status === 'keep') out.stackKeeps++
+    } else {
       out.candidates++
       if (dup) out.candidateDuplicates++
     }
@@ -161,8 +192,10 @@ export interface Costs {
   search: number
   /** Confirming runs of its own candidates. */
   confirm: number
-  /** Runs of peers' results (first and confirming). */
+  /** Runs of peers' results (first and confirming), and re-measures of baselines adopted with no run. */
   reproduce: number
+  /** Stacked candidates (first and confirming runs). */
+  stack: number
   crash: number
   /** The experiment in flight when the arm ended. */
   unfinished: number
@@ -172,7 +205,7 @@ export interface Costs {
 }
 
 export function costs (g: Group): Costs {
-  const c: Costs = { startup: 0, baseline: 0, search: 0, confirm: 0, reproduce: 0, crash: 0, unfinished: 0, between: 0, total: 0 }
+  const c: Costs = { startup: 0, baseline: 0, search: 0, confirm: 0, reproduce: 0, stack: 0, crash: 0, unfinished: 0, between: 0, total: 0 }
   for (const n of g.nodes) {
     const end = g.endedAt
     const firstStart = n.events.find(e => e.type === 'experiment-start')
@@ -190,8 +223,10 @@ export function costs (g: Group): Costs {
       const s = (r.finished_at - r.started_at) / 1000
       inRuns += s
       const confirmed = typeof r.metrics?.confirm_run === 'number'
-      if (r.status === 'baseline') c.baseline += s
-      else if (r.proposer === 'adopt') c.reproduce += s
+      const kind = runKind(r)
+      if (!isRun(r)) c.baseline += s
+      else if (kind === 'reproduce' || kind === 'remeasure') c.reproduce += s
+      else if (kind === 'stack') c.stack += s
       else if (r.status === 'crash' || r.status === 'invalid') c.crash += s
       else {
         c.search += confirmed ? s / 2 : s

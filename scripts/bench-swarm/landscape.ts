@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { figureOf } from '../../protocol/figure.ts'
 
 const run = promisify(execFile)
 
@@ -28,7 +29,7 @@ export class Scorer {
   constructor (private readonly harness: string, private readonly scratch: string) {}
 
   /** The value of the train.py at `commit` in a node's project; `child` is its content hash. */
-  async score (projectDir: string, commit: string, child: string): Promise<number | null> {
+  async score (projectDir: string, commit: string, child: string, _record?: unknown): Promise<number | null> {
     const known = this.values.get(child)
     if (known !== undefined) return known
     let p = this.pending.get(child)
@@ -47,5 +48,19 @@ export class Scorer {
     const value = stdout.startsWith('crash') ? null : Number(stdout.split('\t')[0])
     this.values.set(child, value)
     return value
+  }
+}
+
+/**
+ * For a project with no known surface (the real default project): a
+ * content's value is the figure the first node that took it as its baseline
+ * decided on (protocol/figure.ts), noise and all.
+ */
+export class FigureScorer {
+  readonly values = new Map<string, number | null>()
+
+  async score (_projectDir: string, _commit: string, child: string, record?: { decision_bpb?: number | null, verified_bpb?: number | null, val_bpb?: number | null }): Promise<number | null> {
+    if (!this.values.has(child)) this.values.set(child, record == null ? null : figureOf(record))
+    return this.values.get(child) ?? null
   }
 }

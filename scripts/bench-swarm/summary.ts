@@ -22,9 +22,11 @@ export interface Measured {
   latency: ReturnType<typeof adoptionLatency>
   costs: Costs
   cpu: ReturnType<typeof cpuPerNodeMinute>
+  /** The machine's load average (1 min) over the arm it ran in. */
+  load: number | null
 }
 
-function measure (g: Group, kind: Measured['kind'], size: number, seed: number, values: Values, target: number, checkpoints: number[]): Measured {
+function measure (g: Group, kind: Measured['kind'], size: number, seed: number, values: Values, target: number, checkpoints: number[], load: number | null): Measured {
   const t0 = groupStart(g) ?? g.endedAt
   return {
     kind,
@@ -37,18 +39,19 @@ function measure (g: Group, kind: Measured['kind'], size: number, seed: number, 
     dup: duplicates(g),
     latency: kind === 'swarm' ? adoptionLatency(g, values) : [],
     costs: costs(g),
-    cpu: cpuPerNodeMinute(g)
+    cpu: cpuPerNodeMinute(g),
+    load
   }
 }
 
 /** Every group an arm yields: each swarm; and from an isolated arm each node alone and each run of K consecutive nodes. */
-export function measureArm (arm: ArmRun, values: Values, target: number, checkpoints: number[]): Measured[] {
+export function measureArm (arm: ArmRun, values: Values, target: number, checkpoints: number[], load: number | null = null): Measured[] {
   const group = (nodes: ArmRun['nodes']): Group => ({ nodes, endedAt: arm.endedAt })
   if (arm.spec.swarm) {
-    return arm.spec.groups.map((size, i) => measure(group(arm.nodes.filter(n => n.group === i)), 'swarm', size, arm.seed, values, target, checkpoints))
+    return arm.spec.groups.map((size, i) => measure(group(arm.nodes.filter(n => n.group === i)), 'swarm', size, arm.seed, values, target, checkpoints, load))
   }
   return SIZES.flatMap(k => Array.from({ length: Math.floor(arm.nodes.length / k) }, (_, i) =>
-    measure(group(arm.nodes.slice(i * k, (i + 1) * k)), 'isolated', k, arm.seed, values, target, checkpoints)))
+    measure(group(arm.nodes.slice(i * k, (i + 1) * k)), 'isolated', k, arm.seed, values, target, checkpoints, load)))
 }
 
 /** Median with "not reached" as +Infinity. */
@@ -77,6 +80,10 @@ export interface Row {
   reproductionShare: number | null
   latency: { bests: number, allRunning: number | null, allBaseline: number | null, neverAllRunning: number, neverAllBaseline: number } | null
   costs: Costs
+  /** What the adoption policy did, summed over the groups: adoptions with no run, reproductions, stacks (kept), re-measures (failed). */
+  policy: { adopted: number, reproductions: number, stacks: number, stackKeeps: number, remeasures: number, restored: number }
+  /** Mean load average (1 min) of the arms behind this row. */
+  load: number | null
   groups: number
 }
 
@@ -134,7 +141,16 @@ export function summarise (all: Measured[], seeds: number[], checkpoints: number
             }
           : null,
         cpu: ms.some(m => m.cpu != null) ? { self: median(ms.map(m => m.cpu?.self ?? null))!, children: median(ms.map(m => m.cpu?.children ?? null))! } : null,
-        costs: Object.fromEntries(Object.keys(c[0]!).map(k => [k, sum(c.map(x => x[k as keyof Costs]))])) as unknown as Costs,
+        costs: Object.fromEntries(Object.keys(c[0]!).map(k => [k, sum(c.map(x => x[k as keyof Costs] ?? 0))])) as unknown as Costs,
+        policy: {
+          adopted: sum(dup.map(d => d.adoptedWithoutRun ?? 0)),
+          reproductions: sum(dup.map(d => d.reproductions)),
+          stacks: sum(dup.map(d => d.stacks ?? 0)),
+          stackKeeps: sum(dup.map(d => d.stackKeeps ?? 0)),
+          remeasures: sum(dup.map(d => d.remeasures ?? 0)),
+          restored: sum(dup.map(d => d.restored ?? 0))
+        },
+        load: ms.some(m => m.load != null) ? sum(ms.map(m => m.load ?? 0)) / ms.filter(m => m.load != null).length : null,
         groups: ms.length
       })
     }
@@ -154,7 +170,7 @@ function pad (cells: string[], widths: number[]): string {
 }
 
 export function table (rows: Row[], cap: number, checkpoints: number[]): string {
-  const head = ['K', 'arm', 'time to target per seed (s)', 'median', 'vs 1 node', 'vs best of K', ...checkpoints.map(c => `best@${c}s`), 'exp/h/node', 'cpu s/node-min', 'dup', 'dup cand.', 'repro']
+  const head = ['K', 'arm', 'time to target per seed (s)', 'median', 'vs 1 node', 'vs best of K', ...checkpoints.map(c => `best@${c}s`), 'exp/h/node', 'cpu s/node-min', 'dup', 'dup cand.', 'repro', 'load']
   const body = rows.map(r => [
     String(r.size),
     r.kind === 'swarm' ? 'swarm' : r.size === 1 ? 'isolated' : 'best of K isolated',
@@ -167,14 +183,16 @@ export function table (rows: Row[], cap: number, checkpoints: number[]): string 
     r.cpu == null ? '-' : `${r.cpu.self.toFixed(1)} + ${r.cpu.children.toFixed(1)}`,
     pct(r.dupShare),
     pct(r.candidateDupShare),
-    pct(r.reproductionShare)
+    pct(r.reproductionShare),
+    r.load == null ? '-' : r.load.toFixed(1)
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i]!.length)))
   const lines = [pad(head, widths), ...body.map(b => pad(b, widths))]
   lines.push(
     `time: seconds from the group's first baseline until one node's baseline is truly <= the target (>${cap}: not reached); vs: median over seeds of`,
     'time ratios (>= / <=: one side not reached, a bound); best@: the best true baseline by then; cpu: the node process + its runs and git;',
-    'dup: runs of a change on a parent content that another node had already run, of all runs; dup cand.: of own proposals; repro: reproductions, of all runs')
+    'dup: runs of a change on a parent content that another node had already run, of all runs; dup cand.: of own proposals; repro: reproductions, of all runs;',
+    'load: the machine\'s load average (1 min, 2 cores) over the arms behind the row')
 
   const swarm = rows.filter(r => r.kind === 'swarm')
   lines.push('', 'adoption latency (s, median over new bests): publication -> every other node running it -> every node\'s baseline it or better')
@@ -182,11 +200,16 @@ export function table (rows: Row[], cap: number, checkpoints: number[]): string 
     const l = r.latency!
     lines.push(`  K=${r.size}: ${l.bests} new bests; all running ${secs(l.allRunning, cap)} (never for ${l.neverAllRunning}); all baselines ${secs(l.allBaseline, cap)} (never for ${l.neverAllBaseline})`)
   }
-  lines.push('', 'where node-time went (% of node-seconds): start-up, baseline+noise, own search runs, confirming runs, reproductions, crashes, the run cut off at the end, between runs')
+  lines.push('', 'what the adoption policy did (sums over groups and seeds): peers\' keeps taken with no run; reproductions; stacked candidates (kept); adopted baselines re-measured (failed, went back)')
+  for (const r of swarm) {
+    const p = r.policy
+    lines.push(`  K=${r.size}: ${p.adopted} adopted with no run; ${p.reproductions} reproductions; ${p.stacks} stacks (${p.stackKeeps} kept); ${p.remeasures} re-measures (${p.restored} failed)`)
+  }
+  lines.push('', 'where node-time went (% of node-seconds): start-up, baseline+noise, own search runs, confirming runs, stacked candidates, reproductions and re-measures, crashes, the run cut off at the end, between runs')
   for (const r of rows.filter(r => r.size === 1 || r.kind === 'swarm')) {
     const c = r.costs
     const p = (x: number | undefined): string => `${(100 * (x ?? 0) / c.total).toFixed(0)}%`
-    lines.push(`  ${r.kind === 'swarm' ? `swarm K=${r.size}` : 'isolated'}: start-up ${p(c.startup)}, baseline ${p(c.baseline)}, search ${p(c.search)}, confirm ${p(c.confirm)}, reproduce ${p(c.reproduce)}, crash ${p(c.crash)}, in flight at the end ${p(c.unfinished)}, between ${p(c.between)}`)
+    lines.push(`  ${r.kind === 'swarm' ? `swarm K=${r.size}` : 'isolated'}: start-up ${p(c.startup)}, baseline ${p(c.baseline)}, search ${p(c.search)}, confirm ${p(c.confirm)}, stack ${p(c.stack)}, reproduce ${p(c.reproduce)}, crash ${p(c.crash)}, in flight at the end ${p(c.unfinished)}, between ${p(c.between)}`)
   }
   return lines.join('\n')
 }

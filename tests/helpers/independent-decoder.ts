@@ -128,11 +128,13 @@ const number = (min: number, max: number, nullable = false): Check => (v, n) => 
 const boolean: Check = (v, n) => { if (typeof v !== 'boolean') refuse(`${n}: not a boolean`) }
 const diff: Check = (v, n) => { if (typeof v !== 'string' || Buffer.byteLength(v, 'utf8') > 49152) refuse(`${n}: not a diff of at most 48 KiB`) }
 const oneOf = (...options: string[]): Check => (v, n) => { if (typeof v !== 'string' || !options.includes(v)) refuse(`${n}: not one of ${options.join(', ')}`) }
-const exactly = (schema: Record<string, Check>): Check => (v, n) => {
+/** PROTOCOL.md section 6: exactly the listed members, the *optional* ones (in `optional`) only checked when present. */
+const exactly = (schema: Record<string, Check>, optional: Record<string, Check> = {}): Check => (v, n) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) refuse(`${n}: not an object`)
   const o = v as Record<string, unknown>
-  for (const k of Object.keys(o)) if (!(k in schema)) refuse(`${n}.${k}: unknown member`)
+  for (const k of Object.keys(o)) if (!(k in schema) && !(k in optional)) refuse(`${n}.${k}: unknown member`)
   for (const [k, check] of Object.entries(schema)) { if (!Object.hasOwn(o, k)) refuse(`${n}.${k}: missing`); check(o[k], `${n}.${k}`) }
+  for (const [k, check] of Object.entries(optional)) if (Object.hasOwn(o, k)) check(o[k], `${n}.${k}`)
 }
 const hardware = exactly({ cpu: line(128), cores: integer(1, 4096), ram_gb: number(0, 65536), gpu: line(128, true), gpu_mem_gb: number(0, 65536, true) })
 const metrics: Check = (v, n) => {
@@ -149,6 +151,7 @@ const KINDS: Record<string, Record<string, Check>> = {
   claim: { ...ENVELOPE, project: hash, track, parent: hash, description: line(300), time, expires: time },
   status: { ...ENVELOPE, project: hash, track, experiment: line(300, true), best_bpb: bpb(true), experiments: integer(0, Number.MAX_SAFE_INTEGER), kept: integer(0, Number.MAX_SAFE_INTEGER), peers: integer(0, Number.MAX_SAFE_INTEGER), time }
 }
+const OPTIONAL: Record<string, Record<string, Check>> = { result: { merged: hash }, claim: { child: hash } }
 
 function crossRules (m: Record<string, any>): void {
   if (m.kind === 'result' && (m.status === 'keep' || m.status === 'discard') && m.val_bpb === null) refuse(`a ${m.status} needs val_bpb`)
@@ -180,7 +183,7 @@ export async function decodeGossip (bytes: Uint8Array, opts: { topic?: string, p
   if (m.v !== 1) refuse('v is not 1')
   const schema = KINDS[m.kind]
   if (schema == null) refuse(`unknown kind ${String(m.kind)}`)
-  exactly(schema!)(m, m.kind)
+  exactly(schema!, OPTIONAL[m.kind])(m, m.kind)
   crossRules(m)
   if (canonical(m) !== text) refuse('not canonical')
   const project = opts.project ?? (opts.topic != null ? TOPIC.exec(opts.topic)?.[1] ?? refuse('not a results topic') : undefined)

@@ -9,7 +9,8 @@
  *   node --import tsx tests/helpers/raw-peer.ts '{"project":"<64 hex>","bootstrap":["/ip4/127.0.0.1/tcp/…/p2p/…"],"storeDir":"/tmp/…"}'
  *
  * Options also: `extraKeys` (more Ed25519 keys it can sign with: free keys that run
- * no node), and `bootstrap` may be empty (nobody knows it until it dials).
+ * no node), `swarmKey` (a swarm key file: it joins that private swarm, a member),
+ * and `bootstrap` may be empty (nobody knows it until it dials).
  *
  * stdout, JSON lines: {type:"ready",peerId,addrs,keys}; {type:"fetched",hash,found}
  *   whenever a peer asks for content; {type:"fetch-held"} whenever a fetch stream is
@@ -37,11 +38,12 @@ import {
   validateBestRecord, validateMessage, type BestRecord
 } from '../../protocol/index.ts'
 import { createSwarmLibp2p } from '../../node/libp2p.ts'
+import { readSwarmKey } from '../../node/swarm-key.ts'
 import { handleRequests } from '../../node/streams.ts'
 import { serveSwarmProtocols } from '../../node/swarm/protocols.ts'
 import { SwarmStore } from '../../node/swarm/store.ts'
 
-interface Options { project: string, bootstrap?: string[], storeDir: string, extraKeys?: number }
+interface Options { project: string, bootstrap?: string[], storeDir: string, extraKeys?: number, swarmKey?: string }
 
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options
@@ -54,6 +56,7 @@ const node = await createSwarmLibp2p({
   local: true,
   mdns: false,
   bootstrap: opts.bootstrap,
+  ...(opts.swarmKey != null ? { swarmKey: await readSwarmKey(opts.swarmKey) } : {}),
   dhtValidators: { [BEST_KEY_PREFIX]: async (key, value) => { await validateBestRecord(key, value) } },
   dhtSelectors: { [BEST_KEY_PREFIX]: selectBestRecord }
 })

@@ -211,7 +211,7 @@ export const sleep = async (msec: number): Promise<void> => await new Promise(re
 /** `keys`: the peer ids it signs as; keys[0] is its node's own. */
 export interface RawPeer { proc: TestProcess, peerId: string, addr: string, keys: string[] }
 
-export async function startRawPeer (name: string, o: { project: string, bootstrap: string[], extraKeys?: number }): Promise<RawPeer> {
+export async function startRawPeer (name: string, o: { project: string, bootstrap: string[], extraKeys?: number, swarmKey?: string }): Promise<RawPeer> {
   const storeDir = await tempDir(`raw-${name}`)
   const proc = spawnTs(name, 'tests/helpers/raw-peer.ts', [JSON.stringify({ ...o, storeDir })])
   const ready = await proc.waitFor(l => l.type === 'ready', 30_000, { what: 'ready' })

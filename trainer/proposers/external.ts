@@ -127,7 +127,7 @@ export class ExternalProposer implements Proposer {
         if (crash != null) return null // it chose not to fix: the crash stands
         fail('the agent changed nothing')
       }
-      const tried = triedOutcomes(ctx.history, ctx.parent, ctx.swarm?.results ?? [], ctx.baselineContent)
+      const tried = triedOutcomes(ctx.history, ctx.parent, ctx.swarmTried)
       for (const h of ctx.tried) if (!tried.has(h)) tried.set(h, 'tried here')
       const vetted = vetCandidate(ctx.files, changes.files, ctx.editable, tried)
       if (!vetted.ok) fail(`the agent's change is refused: ${vetted.reason}`)

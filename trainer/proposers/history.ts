@@ -70,16 +70,15 @@ export function claimLines (claims: ClaimMsg[], ctx: { baselineContent?: string,
 }
 
 /**
- * Content hashes already tried against this baseline, here or by peers, with
- * what came of them, so a repeat is refused in words the model understands.
+ * Content hashes already tried against this baseline, here or by trusted
+ * peers (the swarm's tried view: what they ran or are running now), with what
+ * came of them, so a repeat is refused in words the model understands.
  */
-export function triedOutcomes (history: PastExperiment[], parent: string, results: ResultMsg[], baselineContent?: string): Map<string, string> {
+export function triedOutcomes (history: PastExperiment[], parent: string, swarmTried?: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map<string, string>()
   for (const h of history) {
     if (h.parent === parent && h.child != null && h.status !== 'baseline') out.set(h.child, `${h.status}: ${quote(h.description)}`)
   }
-  for (const r of results) {
-    if (baselineContent != null && r.parent === baselineContent && !out.has(r.child)) out.set(r.child, `${r.status} by peer ${r.author.slice(-8)}: ${quote(r.description)}`)
-  }
+  for (const [child, what] of swarmTried ?? []) if (!out.has(child)) out.set(child, what)
   return out
 }

@@ -66,7 +66,7 @@ export class LlmProposer implements Proposer {
     if (d.local + d.swarm + d.claims > 0 || d.programMd) {
       say('info', `llm: prompt ~${prompt.tokens} tokens; left out ${d.local} local and ${d.swarm} swarm results, ${d.claims} claims${d.programMd ? ', program.md' : ''} to fit ${this.budget.contextTokens}`)
     }
-    const tried = triedOutcomes(ctx.history, ctx.parent, ctx.swarm?.results ?? [], ctx.baselineContent)
+    const tried = triedOutcomes(ctx.history, ctx.parent, ctx.swarmTried)
     for (const h of ctx.tried) if (!tried.has(h)) tried.set(h, 'tried here')
 
     const stats: ProposerStats = { tokens_in: 0, tokens_out: 0, latency_ms: 0, requests: 0, attempts: 0 }

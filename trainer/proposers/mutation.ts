@@ -6,15 +6,17 @@
  *
  *   options(ctx)           every one-constant change, in file order
  *   FILTERS                why an option is not worth a run (each a small function):
- *                          tried against this baseline; breaks a condition the file's
- *                          own code sets (N_EMBD // N_HEAD); crashed before in the same
+ *                          tried against this baseline, here or by a trusted peer (or
+ *                          running on one now); breaks a condition the file's own code
+ *                          sets (N_EMBD // N_HEAD); crashed before in the same
  *                          surroundings, on any baseline
  *   weightOf(...)          what was kept pulls, what crashed or was discarded pushes away
  *   pick(options, random)  one option, by weight
  *
- * A filter that skips what peers already tried against the same parent, or an
- * ordering seeded per node (by its peer id) so peers spread out, plug in as
- * another entry of FILTERS and another `random`.
+ * In a swarm, `random` is seeded per node (by its peer id, unless --seed), so
+ * nodes on one baseline draw different options, and the swarm's tried view
+ * (peers' results and live claims) takes what a peer ran or runs out of the
+ * draw altogether.
  */
 import { contentHash } from '../../protocol/index.ts'
 import { seededRandom } from '../random.ts'
@@ -117,6 +119,13 @@ export function weightOf (name: string, dir: string, history: PastExperiment[]):
 /** Seeded, so proposals are reproducible in tests. */
 export const rng = seededRandom
 
+/** A node's own seed, from its peer id: nodes of one swarm draw differently, and each the same way every start. */
+export function seedFor (peerId: string): number {
+  let h = 2166136261
+  for (let i = 0; i < peerId.length; i++) h = Math.imul(h ^ peerId.charCodeAt(i), 16777619)
+  return h >>> 0
+}
+
 /** One possible experiment: a constant of an editable file set to a neighbouring value. */
 export interface MutationOption {
   constant: Constant
@@ -144,6 +153,12 @@ const valueOf = (c: Constant, raw: string): Value => c.kind === 'bool' ? { v: ra
 /** Never the same change twice against one baseline. */
 export const notTriedHere: OptionFilter = (o, { ctx }) => ctx.tried.has(o.child) ? 'already tried against this baseline' : null
 
+/** Never what a trusted peer ran against the same baseline content, or is running on it now. */
+export const notTriedBySwarm: OptionFilter = (o, { ctx }) => {
+  const ran = ctx.swarmTried?.get(o.child)
+  return ran != null ? `in the swarm: ${ran}` : null
+}
+
 /** Never a change the file's own code rules out: `N_EMBD // N_HEAD` with N_HEAD 3 and N_EMBD 128 cannot be viewed as heads. */
 export const withinFileConditions: OptionFilter = (o, { facts }) => {
   const broken = facts(o.constant.file).analysis.violated({ [o.constant.name]: valueOf(o.constant, o.to) })
@@ -153,18 +168,51 @@ export const withinFileConditions: OptionFilter = (o, { facts }) => {
 /** Never a change that crashed before in the same surroundings, whichever baseline it was tried on. */
 export const notKnownCrash: OptionFilter = (o, { ctx }) => {
   const ctxOf = JSON.stringify(o.mutation.context ?? {})
-  for (const h of ctx.history) {
-    const m = h.detail?.mutation as Mutation | undefined
-    if (h.status !== 'crash' || m == null || m.context == null || CIRCUMSTANTIAL_CRASH.test(h.reason ?? '')) continue
+  const crashes = [
+    ...ctx.history.filter(h => h.status === 'crash').map(h => ({ m: h.detail?.mutation as Mutation | undefined, reason: h.reason, where: '' })),
+    ...peerCrashes(ctx).map(c => ({ ...c, where: ' on a peer' }))
+  ]
+  for (const { m, reason, where } of crashes) {
+    if (m == null || m.context == null || CIRCUMSTANTIAL_CRASH.test(reason ?? '')) continue
     if (m.file === o.mutation.file && m.name === o.mutation.name && m.to === o.mutation.to && JSON.stringify(m.context) === ctxOf) {
-      return `crashed before with the same ${Object.keys(m.context).join(', ') || 'surroundings'} (${h.reason ?? 'crash'})`
+      return `crashed before${where} with the same ${Object.keys(m.context).join(', ') || 'surroundings'} (${reason ?? 'crash'})`
     }
   }
   return null
 }
 
-/** In the order a reader would check them; a later one (the swarm already tried it) goes at the end. */
-export const FILTERS: readonly OptionFilter[] = [notTriedHere, withinFileConditions, notKnownCrash]
+const MUTATION_RE = /^([A-Z][A-Z0-9_]*) (\S+) -> (\S+)$/
+
+/**
+ * The one-constant change a description names ("N_HEAD 4 -> 3"), with its
+ * surroundings read from the file it was made on; null for anything else
+ * (an LLM's or agent's change says nothing a constant filter can use).
+ */
+export function mutationOf (description: string, parentFiles: Record<string, string>, editable: readonly string[]): Mutation | null {
+  const d = MUTATION_RE.exec(description)
+  if (d == null) return null
+  const [, name, from, to] = d as unknown as [string, string, string, string]
+  for (const file of editable) {
+    const text = parentFiles[file]
+    if (text == null || !file.endsWith('.py')) continue
+    const facts = factsOf(text, file)
+    const c = facts.constants.get(name)
+    if (c?.raw === from) return { file, name, from, to, context: contextOf(c, facts) }
+  }
+  return null
+}
+
+/** Trusted peers' crashed mutations, as changes in their surroundings (worked out once per crash). */
+const peerMutations = new WeakMap<object, Mutation | null>()
+function peerCrashes (ctx: ProposeContext): Array<{ m: Mutation | undefined, reason: string }> {
+  return (ctx.swarmCrashes ?? []).map(c => {
+    if (!peerMutations.has(c)) peerMutations.set(c, mutationOf(c.description, c.parentFiles, ctx.editable))
+    return { m: peerMutations.get(c) ?? undefined, reason: c.reason }
+  })
+}
+
+/** In the order a reader would check them. */
+export const FILTERS: readonly OptionFilter[] = [notTriedHere, notTriedBySwarm, withinFileConditions, notKnownCrash]
 
 /** Reading the file's conditions is a help, never a gate: a file it cannot read simply has none. */
 const NO_CONDITIONS: Analysis = { assignments: [], conditions: [], env: () => new Map(), violated: () => null }

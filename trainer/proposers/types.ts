@@ -41,6 +41,13 @@ export interface PastExperiment {
   finished_at?: number
 }
 
+/** A trusted peer's crashed experiment and the editable files of the baseline it was made on. */
+export interface PeerCrash {
+  description: string
+  reason: string
+  parentFiles: Record<string, string>
+}
+
 /** Peers' results and live claims on this project, as the swarm store holds them (ours left out). */
 export interface SwarmContext {
   results: ResultMsg[]
@@ -69,6 +76,18 @@ export interface ProposeContext {
   history: PastExperiment[]
   /** Content hashes already tried against this baseline. */
   tried: Set<string>
+  /**
+   * The swarm-wide "tried" view of this baseline: what trusted peers ran on
+   * it or are running now (content hash -> what came of it, in words). Every
+   * proposer skips these as it skips `tried`.
+   */
+  swarmTried?: ReadonlyMap<string, string>
+  /**
+   * Trusted peers' crashed experiments, each with the files it was made on:
+   * a crash whose cause does not depend on the baseline (the same change in
+   * the same surroundings) is not tried again here either.
+   */
+  swarmCrashes?: readonly PeerCrash[]
   signal?: AbortSignal
   /** Content hash of the baseline: what peers' results and claims name as their parent. */
   baselineContent?: string

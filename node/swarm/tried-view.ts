@@ -1,0 +1,85 @@
+/**
+ * The swarm-wide "tried" view, so peers split the search instead of repeating
+ * each other: per parent content, what trusted peers ran on it (results of
+ * every status) and what they say they are running now (claims that name
+ * their candidate's content). Every proposer skips these as it skips its own
+ * history; the adoption inbox asks it who is reproducing or stacking what.
+ *
+ * Only trusted peers count (trust.ts: attesters with weight, private swarm
+ * members): a free key that "tried" everything would otherwise stall the
+ * search of every node that listened.
+ */
+import type { ClaimMsg, ResultMsg } from '../../protocol/index.ts'
+import type { PeerCrash } from '../../trainer/proposers/types.ts'
+import type { TrustBook } from './trust.ts'
+
+/** Crashes of peers remembered for the proposer (the latest). */
+const MAX_CRASHES = 200
+
+export interface TriedViewInit {
+  self: string
+  trust: Pick<TrustBook, 'attesterWeight' | 'distrusted'>
+  /** The latest claim of every peer (the store keeps them). */
+  claims: () => ClaimMsg[]
+  /** The editable files of a content, when this node holds them (the store's content). */
+  content?: (hash: string) => Promise<Record<string, string> | null>
+}
+
+/** Enough of a result to say what came of it. */
+interface Ran { author: string, status: ResultMsg['status'], description: string }
+
+export class TriedView {
+  /** parent content -> child content -> every peer's run of it (in arrival order). */
+  private readonly byParent = new Map<string, Map<string, Ran[]>>()
+  private readonly peerCrashes: Array<PeerCrash & { author: string }> = []
+
+  constructor (private readonly init: TriedViewInit) {}
+
+  /** Trusted peers' crashes whose baseline's files this node holds: the mutation proposer remembers them across baselines. */
+  crashes (): PeerCrash[] {
+    return this.peerCrashes.filter(c => this.trusted(c.author))
+  }
+
+  add (r: ResultMsg): void {
+    if (r.status === 'crash' && r.author !== this.init.self) void this.rememberCrash(r)
+    let children = this.byParent.get(r.parent)
+    if (children == null) this.byParent.set(r.parent, children = new Map())
+    const runs = children.get(r.child) ?? []
+    if (!runs.some(x => x.author === r.author && x.status === r.status)) runs.push({ author: r.author, status: r.status, description: r.description })
+    children.set(r.child, runs)
+  }
+
+  private async rememberCrash (r: ResultMsg): Promise<void> {
+    const parentFiles = await this.init.content?.(r.parent).catch(() => null)
+    if (parentFiles == null) return
+    this.peerCrashes.push({ author: r.author, description: r.description, reason: r.reason, parentFiles })
+    if (this.peerCrashes.length > MAX_CRASHES) this.peerCrashes.shift()
+  }
+
+  private trusted (peer: string): boolean {
+    return peer === this.init.self || (this.init.trust.attesterWeight(peer) > 0 && !this.init.trust.distrusted(peer))
+  }
+
+  /** What trusted peers ran on `parent`, or run on it now: content hash -> what came of it, in words. */
+  tried (parent: string, now = Date.now()): Map<string, string> {
+    const out = new Map<string, string>()
+    for (const [child, runs] of this.byParent.get(parent) ?? []) {
+      const ran = runs.find(x => this.trusted(x.author))
+      if (ran != null) out.set(child, `${ran.status} by ${ran.author === this.init.self ? 'this node' : `peer ${ran.author.slice(-8)}`}: "${ran.description}"`)
+    }
+    for (const c of this.live(now)) {
+      if (c.parent === parent && !out.has(c.child!)) out.set(c.child!, `running now on peer ${c.author.slice(-8)}: "${c.description}"`)
+    }
+    return out
+  }
+
+  /** A trusted peer other than `except` running `child` now (on whatever baseline), or null. */
+  runningNow (child: string, except: readonly string[] = [], now = Date.now()): string | null {
+    return this.live(now).find(c => c.child === child && !except.includes(c.author))?.author ?? null
+  }
+
+  /** Trusted peers' unexpired claims that name their candidate. */
+  private live (now: number): ClaimMsg[] {
+    return this.init.claims().filter(c => c.child != null && c.expires > now && c.author !== this.init.self && this.trusted(c.author))
+  }
+}
