@@ -11,6 +11,8 @@ import { describe, expect, it } from 'vitest'
 import { createSwarmLibp2p } from '../node/libp2p.ts'
 import { swarmComponents } from '../node/swarm/components.ts'
 import { SyncMemory, syncScheduler, type SyncEvent } from '../node/swarm/sync-scheduler.ts'
+import { handleRequests } from '../node/streams.ts'
+import { SYNC_PROTOCOL } from '../protocol/index.ts'
 
 const freshPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 
@@ -54,6 +56,28 @@ describe('SyncScheduler', () => {
       sync.stop()
     } finally {
       await node.stop()
+    }
+  }, 60_000)
+
+  it('asks a connected peer again every round, so what gossip missed still arrives', async () => {
+    const opts = { listen: ['/ip4/127.0.0.1/tcp/0'], local: true, mdns: false }
+    const [a, b] = await Promise.all([0, 1].map(async () => await createSwarmLibp2p({ privateKey: await generateKeyPair('Ed25519'), ...opts })))
+    try {
+      // A answers every sync request with an empty last page, and counts them.
+      let asked = 0
+      await handleRequests(a!, SYNC_PROTOCOL, { maxRequestBytes: 1024, timeoutMs: 5000 }, async () => { asked++; return [new TextEncoder().encode(JSON.stringify({ more: false }))] })
+      const sync = syncScheduler({ project: 'c'.repeat(64), accept: async () => true, onEvent: () => {}, againAfterMs: 100, roundMs: 250 })(swarmComponents(b!))
+      sync.start()
+      await b!.dial(a!.getMultiaddrs()[0]!)
+      await new Promise(resolve => setTimeout(resolve, 2000))
+      sync.stop()
+      const after = asked
+      // Once when identified, then about once a round; none after stop.
+      expect(after).toBeGreaterThanOrEqual(4)
+      await new Promise(resolve => setTimeout(resolve, 600))
+      expect(asked).toBe(after)
+    } finally {
+      await Promise.all([a!.stop(), b!.stop()])
     }
   }, 60_000)
 })

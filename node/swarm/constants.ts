@@ -28,6 +28,8 @@ export const BEST_ROUND_GAP_MS = 15_000
 export const BEST_RECORD_ATTESTATIONS = 8
 /** A peer is synced with again at most this often. */
 export const SYNC_AGAIN_AFTER_MS = 60_000
+/** Anti-entropy: this often the connected peer synced least recently is asked again (within SYNC_AGAIN_AFTER_MS). */
+export const SYNC_ROUND_MS = 15_000
 /** Each sync reaches back this far before the last one: clocks differ and dedup is cheap. */
 export const SYNC_OVERLAP_MS = 10 * 60_000
 /**

@@ -2,7 +2,10 @@
  * Catching up with peers: every peer that identifies itself as speaking
  * `sync` is asked for the results and attestations since our last sync with
  * it (or all, the first time), at most once per SYNC_AGAIN_AFTER_MS. Late
- * joiners and healed partitions learn what gossip they missed this way.
+ * joiners and healed partitions learn what gossip they missed this way; and
+ * since gossip can miss a message without anyone noticing (a mesh that formed
+ * after it was published, a forwarder that joined the topic late), every
+ * SYNC_ROUND_MS the connected peer synced least recently is asked again.
  * What it remembers per peer is bounded (SYNC_MAX_PEERS, least recently tried
  * forgotten first): peer ids are free. `stop` removes the listener and aborts
  * syncs in flight.
@@ -12,7 +15,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { SYNC_PROTOCOL, type AttestationMsg, type ResultMsg } from '../../protocol/index.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
-import { SYNC_AGAIN_AFTER_MS, SYNC_MAX_PEERS, SYNC_OVERLAP_MS } from './constants.ts'
+import { SYNC_AGAIN_AFTER_MS, SYNC_MAX_PEERS, SYNC_OVERLAP_MS, SYNC_ROUND_MS } from './constants.ts'
 import { syncFrom } from './protocols.ts'
 
 export type SyncEvent =
@@ -25,6 +28,8 @@ export interface SyncSchedulerInit {
   accept: (m: ResultMsg | AttestationMsg) => Promise<boolean>
   onEvent: (e: SyncEvent) => void
   againAfterMs?: number
+  /** How often the peer synced least recently is asked again (default SYNC_ROUND_MS; 0: never). */
+  roundMs?: number
   /** Peers remembered (default SYNC_MAX_PEERS). */
   maxPeers?: number
   signal?: AbortSignal
@@ -61,6 +66,7 @@ export class SyncScheduler implements Component {
   private readonly log: Logger
   private readonly memory: SyncMemory
   private controller?: AbortController
+  private round?: ReturnType<typeof setInterval>
 
   constructor (private readonly components: SwarmComponents, private readonly init: SyncSchedulerInit) {
     this.log = components.logger.forComponent('swarm-node:sync')
@@ -77,14 +83,36 @@ export class SyncScheduler implements Component {
     this.controller = new AbortController()
     this.components.events.addEventListener('peer:identify', this.onIdentify)
     // Peers identified before we started count too, over a direct link (a relayed one is limited: sync waits for the upgrade).
-    const direct = new Set(this.components.connectionManager.getConnections().filter(c => c.status === 'open' && c.limits == null).map(c => c.remotePeer.toString()))
-    for (const p of connectedPeers(this.components)) {
-      if (!direct.has(p.toString())) continue
-      void this.components.peerStore.get(p).then(info => { if (info.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(p.toString()) }, () => {})
+    for (const p of this.directPeers()) void this.ifSyncs(p, () => { void this.syncWith(p) })
+    const every = this.init.roundMs ?? SYNC_ROUND_MS
+    if (every > 0) {
+      this.round = setInterval(() => { void this.syncRound() }, every)
+      this.round.unref?.()
     }
   }
 
+  /** Peers connected over a direct link. */
+  private directPeers (): string[] {
+    const direct = new Set(this.components.connectionManager.getConnections().filter(c => c.status === 'open' && c.limits == null).map(c => c.remotePeer.toString()))
+    return connectedPeers(this.components).map(p => p.toString()).filter(p => direct.has(p))
+  }
+
+  private async ifSyncs (peer: string, then: () => void): Promise<void> {
+    const info = await this.components.peerStore.get(peerIdFromString(peer)).catch(() => null)
+    if (info?.protocols.includes(SYNC_PROTOCOL) === true) then()
+  }
+
+  /** One anti-entropy round: the direct peer that speaks sync and was tried longest ago (never first). */
+  private async syncRound (): Promise<void> {
+    const peers: string[] = []
+    for (const p of this.directPeers()) await this.ifSyncs(p, () => peers.push(p))
+    const oldest = peers.sort((a, b) => (this.memory.get(a)?.tried ?? 0) - (this.memory.get(b)?.tried ?? 0))[0]
+    if (oldest != null) await this.syncWith(oldest)
+  }
+
   stop (): void {
+    if (this.round != null) clearInterval(this.round)
+    this.round = undefined
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.controller?.abort()
     this.controller = undefined
