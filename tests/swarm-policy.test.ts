@@ -234,6 +234,36 @@ describe('trust', () => {
     fc.assert(fc.property(fc.shuffledSubarray(messages, { minLength: messages.length }), order => { expect(judge(order)).toBe(expected) }), { numRuns: 60 })
   })
 
+  it('forgets what the store aged out as a restart would, but keeps what this node measured itself', async () => {
+    const [me, good, other] = keys as [PrivateKey, PrivateKey, PrivateKey]
+    const g = await result(good, { description: 'g' })
+    const o = await result(other, { val_bpb: 1.0, description: 'o' })
+    const failed = await attest(good, o, false, 9.0)
+    const build = async (forget: string[]): Promise<TrustBook> => {
+      const book = new TrustBook({ self: id(me), margin: MARGIN })
+      book.add(g)
+      await keptHere(book, me, g, 2.0)
+      book.add(o)
+      book.add(failed)
+      book.forget(forget)
+      return book
+    }
+    const full = await build([])
+    expect(full.score(id(other))).toBeLessThan(0)
+    // The failed attestation aged out: the author stands where a store without it would put it.
+    const noAttestation = await build([messageId(failed)])
+    expect(noAttestation.score(id(other))).toBe(0)
+    expect(noAttestation.evidence(o)).toMatchObject({ kind: 'claimed', failed: 0 })
+    // The result aged out: its attestations go with it; our own verdict on `good` stays.
+    const noResult = await build([messageId(o), messageId(g)])
+    expect(noResult.score(id(other))).toBe(0)
+    expect(noResult.standing(id(good))).toBe('verified')
+    expect(noResult.attesterWeight(id(good))).toBeGreaterThan(0)
+    // Unknown ids are no-ops.
+    noResult.forget(['f'.repeat(64)])
+    expect(noResult.score(id(good))).toBe(full.score(id(good)))
+  })
+
   it('content nobody served counts against its author; members of a private swarm weigh as attesters', async () => {
     const book = new TrustBook({ self: id(keys[0]!), margin: MARGIN })
     book.unserved(id(keys[1]!))
