@@ -9,6 +9,7 @@ import { claimHolds, considerResult, considerStack, reproductionTolerance, repro
 import { computeLeaderboard } from '../node/swarm/leaderboard.ts'
 import { TrustBook } from '../node/swarm/trust.ts'
 import { DEFAULT_GOSSIP_LIMITS, limitsForBudget } from '../node/swarm/gossip-check.ts'
+import { FAR_GAIN_PATIENCE } from '../node/swarm/constants.ts'
 
 const PROJECT = 'a'.repeat(64)
 const HW = { cpu: 'test cpu', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null }
@@ -88,6 +89,10 @@ describe('adoption policy', () => {
     expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5) })).action).toBe('reproduce')
     // A 0.1 gain verified here: a 0.71 gain waits; a 0.2 gain does not.
     expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1 }))).toMatchObject({ action: 'wait', reason: expect.stringMatching(/far beyond/) })
+    // ...but not for ever: where nobody is trusted yet, a real breakthrough gets its run, on the ration of any claim on faith.
+    expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1, waited: FAR_GAIN_PATIENCE - 1 })).action).toBe('wait')
+    expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1, waited: FAR_GAIN_PATIENCE })).action).toBe('reproduce')
+    expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1, waited: FAR_GAIN_PATIENCE, budget: false })).action).toBe('wait')
     const plausible = await result(keys[0]!, { val_bpb: 1.01, description: 'plausible' })
     expect(considerResult(plausible, me(1.21), facts({ evidence: claimed(1.01), largestGain: 0.1 })).action).toBe('reproduce')
     expect(considerResult(lie, me(1.21), facts({ evidence: { kind: 'reproduced', figure: 0.5, reproducers: 1, failed: 0 }, largestGain: 0.1 })).action).toBe('adopt')
