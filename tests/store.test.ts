@@ -127,12 +127,16 @@ describe('swarm store', () => {
     const [k, other] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
     const self = await generateKeyPair('Ed25519')
     const s = await open(dir, { authorMaxDiscards: 3, authorMaxBytes: 8 * 1024, maxBytes: 64 * 1024 }, peerOf(self))
+    const told: string[] = []
+    s.onAgedOut(ids => told.push(...ids))
     const discards = await Promise.all(Array.from({ length: 5 }, async (_, i) => await signMessage(rBody({ status: 'discard', description: `d${i}`, time: T0 + i * 1000 }), k)))
     for (const d of discards) expect(await s.admit(d)).toBe('stored')
     // The three newest stay; one older than all of them is refused, not stored and aged out at once.
     expect(s.results().map(r => r.description)).toEqual(['d2', 'd3', 'd4'])
     expect(await s.admit(await signMessage(rBody({ status: 'crash', val_bpb: null, description: 'old', time: T0 - 1 }), k))).toBe('stale')
     expect(s.stats().agedOut).toBe(2)
+    // Whoever holds these in memory is told which went.
+    expect(told).toEqual(discards.slice(0, 2).map(d => messageId(d)))
 
     // Keeps and attestations stay until the author's share is full; then its new ones are refused.
     const big = 'x'.repeat(1500)

@@ -9,6 +9,7 @@ import { claimHolds, considerResult, considerStack, reproductionTolerance, repro
 import { computeLeaderboard } from '../node/swarm/leaderboard.ts'
 import { TrustBook } from '../node/swarm/trust.ts'
 import { DEFAULT_GOSSIP_LIMITS, limitsForBudget } from '../node/swarm/gossip-check.ts'
+import { FAR_GAIN_PATIENCE } from '../node/swarm/constants.ts'
 
 const PROJECT = 'a'.repeat(64)
 const HW = { cpu: 'test cpu', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null }
@@ -88,6 +89,10 @@ describe('adoption policy', () => {
     expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5) })).action).toBe('reproduce')
     // A 0.1 gain verified here: a 0.71 gain waits; a 0.2 gain does not.
     expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1 }))).toMatchObject({ action: 'wait', reason: expect.stringMatching(/far beyond/) })
+    // ...but not for ever: where nobody is trusted yet, a real breakthrough gets its run, on the ration of any claim on faith.
+    expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1, waited: FAR_GAIN_PATIENCE - 1 })).action).toBe('wait')
+    expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1, waited: FAR_GAIN_PATIENCE })).action).toBe('reproduce')
+    expect(considerResult(lie, me(1.21), facts({ evidence: claimed(0.5), largestGain: 0.1, waited: FAR_GAIN_PATIENCE, budget: false })).action).toBe('wait')
     const plausible = await result(keys[0]!, { val_bpb: 1.01, description: 'plausible' })
     expect(considerResult(plausible, me(1.21), facts({ evidence: claimed(1.01), largestGain: 0.1 })).action).toBe('reproduce')
     expect(considerResult(lie, me(1.21), facts({ evidence: { kind: 'reproduced', figure: 0.5, reproducers: 1, failed: 0 }, largestGain: 0.1 })).action).toBe('adopt')
@@ -232,6 +237,36 @@ describe('trust', () => {
     const expected = judge(messages)
     expect(expected).toBe('verified:1 distrusted:-4 distrusted:-4 unknown:-0.5 claimed/1')
     fc.assert(fc.property(fc.shuffledSubarray(messages, { minLength: messages.length }), order => { expect(judge(order)).toBe(expected) }), { numRuns: 60 })
+  })
+
+  it('forgets what the store aged out as a restart would, but keeps what this node measured itself', async () => {
+    const [me, good, other] = keys as [PrivateKey, PrivateKey, PrivateKey]
+    const g = await result(good, { description: 'g' })
+    const o = await result(other, { val_bpb: 1.0, description: 'o' })
+    const failed = await attest(good, o, false, 9.0)
+    const build = async (forget: string[]): Promise<TrustBook> => {
+      const book = new TrustBook({ self: id(me), margin: MARGIN })
+      book.add(g)
+      await keptHere(book, me, g, 2.0)
+      book.add(o)
+      book.add(failed)
+      book.forget(forget)
+      return book
+    }
+    const full = await build([])
+    expect(full.score(id(other))).toBeLessThan(0)
+    // The failed attestation aged out: the author stands where a store without it would put it.
+    const noAttestation = await build([messageId(failed)])
+    expect(noAttestation.score(id(other))).toBe(0)
+    expect(noAttestation.evidence(o)).toMatchObject({ kind: 'claimed', failed: 0 })
+    // The result aged out: its attestations go with it; our own verdict on `good` stays.
+    const noResult = await build([messageId(o), messageId(g)])
+    expect(noResult.score(id(other))).toBe(0)
+    expect(noResult.standing(id(good))).toBe('verified')
+    expect(noResult.attesterWeight(id(good))).toBeGreaterThan(0)
+    // Unknown ids are no-ops.
+    noResult.forget(['f'.repeat(64)])
+    expect(noResult.score(id(good))).toBe(full.score(id(good)))
   })
 
   it('content nobody served counts against its author; members of a private swarm weigh as attesters', async () => {

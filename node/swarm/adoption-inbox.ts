@@ -19,7 +19,7 @@ import { claimedFigure, contentHash, messageId, type ResultMsg } from '../../pro
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
 import type { ExperimentOrigin } from '../../trainer/results-log.ts'
 import { stackChange } from '../../trainer/stack.ts'
-import { claimedGain, considerResult, considerStack, reproduceRank, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
+import { claimedGain, considerResult, farGain, considerStack, reproduceRank, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
@@ -59,6 +59,8 @@ interface Pending {
   id: string
   /** Offer order: the first seen wins a tie. */
   seq: number
+  /** This node's experiment count when it was offered: how long a far claim has waited. */
+  offeredAt: number
   state: 'waiting' | 'fetching' | 'ready'
   /** Its change was stacked here, or cannot be: never again. */
   stacked: boolean
@@ -130,17 +132,52 @@ export class SwarmInbox implements AdoptionInbox, Component {
     }
     const id = messageId(result)
     if (this.pending.has(id)) return { action: 'ignore', reason: 'already queued' }
+    const onFaith = this.unverified(result)
+    if (onFaith) {
+      // One claim on faith per author waits here, its newest: more keys, not more claims, is what a flood then costs.
+      const older = [...this.pending.values()].find(p => p.result.author === result.author)
+      if (older != null) {
+        if (older.result.time >= result.time) return { action: 'ignore', reason: 'a newer claim of its author is queued' }
+        this.pending.delete(older.id)
+      }
+    }
     if (this.pending.size >= ADOPTION_MAX_PENDING) {
-      // Keep the most promising claims.
-      const worst = [...this.pending.values()].filter(p => p.state === 'waiting').sort((a, b) => figure(b) - figure(a))[0]
-      if (worst == null || figure(worst) <= (claimedFigure(result) ?? Infinity)) return { action: 'ignore', reason: 'the queue is full of better claims' }
-      this.pending.delete(worst.id)
+      const victim = this.victim(onFaith ? result : null)
+      if (victim == null) return { action: 'ignore', reason: 'the queue is full of claims with more behind them' }
+      this.pending.delete(victim.id)
     }
     // Our own content is in the store already.
-    this.pending.set(id, { result, id, seq: this.seq++, state: own ? 'ready' : 'waiting', stacked: false, rounds: 0, retryAt: 0 })
+    this.pending.set(id, { result, id, seq: this.seq++, offeredAt: this.snapshot.experiments, state: own ? 'ready' : 'waiting', stacked: false, rounds: 0, retryAt: 0 })
     this.pump()
     this.wake()
     return null
+  }
+
+  /**
+   * What a full queue gives up for a new claim: a claim on faith before any
+   * with evidence behind it (a free key's word never crowds out a trusted
+   * peer's); among those, one far beyond anything verified here first (the
+   * oldest), then the least promising. A new claim on faith (`incoming`)
+   * displaces only a far one or a less promising one, and a far one only
+   * another far one; nothing with evidence.
+   */
+  private victim (incoming: ResultMsg | null): Pending | null {
+    const far = (r: ResultMsg): boolean => (claimedGain(r) ?? 0) > this.farGain()
+    const faith = [...this.pending.values()].filter(p => p.result.author !== this.init.self && this.unverified(p.result))
+    const farOnes = faith.filter(p => far(p.result)).sort((a, b) => a.seq - b.seq)
+    // A far claim displaces only another far one, the oldest.
+    if (incoming != null && far(incoming)) return farOnes[0] ?? null
+    if (farOnes.length > 0) return farOnes[0]!
+    const worst = (ps: Pending[]): Pending | undefined => ps.sort((a, b) => figure(b) - figure(a))[0]
+    const worstFaith = worst(faith)
+    if (incoming != null) return worstFaith != null && figure(worstFaith) > (claimedFigure(incoming) ?? Infinity) ? worstFaith : null
+    // A claim with evidence: any claim on faith goes first, else the least promising one still waiting for its content.
+    return worstFaith ?? worst([...this.pending.values()].filter(p => p.state === 'waiting')) ?? null
+  }
+
+  /** A claimed gain beyond this is "far" (adoption.ts: farGain). */
+  private farGain (): number {
+    return farGain(this.snapshot.largestGain, this.snapshot.margin)
   }
 
   /** Something may have become worth a run (content arrived, trust moved): the loop looks again. */
@@ -255,6 +292,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       evidence: trust.evidence(r),
       tried: this.snapshot.tried.has(r.child),
       largestGain: this.snapshot.largestGain,
+      waited: experiments - p.offeredAt,
       budget,
       member: trust.member(r.author),
       runningBy: tried.runningNow(r.child, [r.author]),

@@ -19,7 +19,7 @@
  * attestations by the same claim rule.
  */
 import { claimedFigure, type Evidence, type ResultMsg } from '../../protocol/index.ts'
-import { FAR_GAIN_FACTOR, FAR_GAIN_MARGINS } from './constants.ts'
+import { FAR_GAIN_FACTOR, FAR_GAIN_MARGINS, FAR_GAIN_PATIENCE } from './constants.ts'
 
 // The claim rule lives beside the keep rule (trainer/decide.ts): one place judges keep and attest.
 export { claimHolds, reproductionTolerance, reproductionVerdict } from '../../trainer/decide.ts'
@@ -57,6 +57,8 @@ export interface Facts {
   tried: boolean
   /** The largest gain this node has itself verified (0: none yet). */
   largestGain: number
+  /** Experiments this node has run since the result was offered to it. */
+  waited?: number
   /** A run on an unverified claim is affordable now (see NEW_AUTHOR_EVERY, UNVERIFIED_EVERY). */
   budget: boolean
   /** The author is a member of our private swarm (trust.ts: `member`). */
@@ -186,10 +188,24 @@ export function considerStack (r: ResultMsg, me: Mine, f: StackFacts): Decision 
   return rationed(me, f, gain, why, 'stack')
 }
 
-/** A run on the author's word alone: spaced by the budget, and none for a gain far beyond what this node has verified. */
+/**
+ * A claimed gain beyond this is "far" once this node has verified a gain of
+ * its own (Infinity before: no yardstick yet).
+ */
+export function farGain (largestGain: number, margin: number): number {
+  return largestGain > 0 ? Math.max(FAR_GAIN_FACTOR * largestGain, FAR_GAIN_MARGINS * margin) : Number.POSITIVE_INFINITY
+}
+
+/**
+ * A run on the author's word alone: spaced by the budget; a gain far beyond
+ * what this node has verified waits FAR_GAIN_PATIENCE experiments for a
+ * trusted reproduction first (an honest breakthrough in a swarm where nobody
+ * is trusted yet still gets its run, on the same ration as any other claim).
+ */
 function rationed (me: Mine, f: Facts, gain: number, why: string, action: 'reproduce' | 'stack'): Decision {
-  const far = Math.max(FAR_GAIN_FACTOR * f.largestGain, FAR_GAIN_MARGINS * me.margin)
-  if (f.largestGain > 0 && gain > far) return { action: 'wait', reason: `claims a gain of ${gain.toFixed(4)}, far beyond the ${f.largestGain.toFixed(4)} verified here: waiting for a trusted reproduction` }
+  if (gain > farGain(f.largestGain, me.margin) && (f.waited ?? 0) < FAR_GAIN_PATIENCE) {
+    return { action: 'wait', reason: `claims a gain of ${gain.toFixed(4)}, far beyond the ${f.largestGain.toFixed(4)} verified here: waiting for a trusted reproduction (at most ${FAR_GAIN_PATIENCE} experiments)` }
+  }
   if (!f.budget) return { action: 'wait', reason: 'runs on unverified claims are spent for now' }
   return { action, reason: why }
 }

@@ -102,6 +102,12 @@ export const REPRODUCE_STAGGER_MS = 2_000
  */
 export const FAR_GAIN_FACTOR = 3
 export const FAR_GAIN_MARGINS = 5
+/**
+ * ...for at most this many of this node's experiments: then it is rationed like
+ * any claim on faith, so a real breakthrough is not stuck where nobody is
+ * trusted yet, and a lie still costs one run in UNVERIFIED_EVERY at most.
+ */
+export const FAR_GAIN_PATIENCE = 20
 
 // --- trust (node/swarm/trust.ts) ------------------------------------------------
 

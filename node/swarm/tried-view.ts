@@ -15,6 +15,11 @@ import type { TrustBook } from './trust.ts'
 
 /** Crashes of peers remembered for the proposer (the latest). */
 const MAX_CRASHES = 200
+/**
+ * Runs remembered in all (the parents heard of least recently go first): what
+ * was tried outlives the store's retention, but not without bound.
+ */
+export const MAX_TRIED_RUNS = 50_000
 
 export interface TriedViewInit {
   self: string
@@ -32,6 +37,7 @@ export class TriedView {
   /** parent content -> child content -> every peer's run of it (in arrival order). */
   private readonly byParent = new Map<string, Map<string, Ran[]>>()
   private readonly peerCrashes: Array<PeerCrash & { author: string }> = []
+  private runs = 0
 
   constructor (private readonly init: TriedViewInit) {}
 
@@ -42,12 +48,28 @@ export class TriedView {
 
   add (r: ResultMsg): void {
     if (r.status === 'crash' && r.author !== this.init.self) void this.rememberCrash(r)
-    let children = this.byParent.get(r.parent)
-    if (children == null) this.byParent.set(r.parent, children = new Map())
+    const children = this.byParent.get(r.parent) ?? new Map<string, Ran[]>()
+    // Re-inserted: the parent heard of most recently is forgotten last.
+    this.byParent.delete(r.parent)
+    this.byParent.set(r.parent, children)
     const runs = children.get(r.child) ?? []
-    if (!runs.some(x => x.author === r.author && x.status === r.status)) runs.push({ author: r.author, status: r.status, description: r.description })
+    if (!runs.some(x => x.author === r.author && x.status === r.status)) {
+      runs.push({ author: r.author, status: r.status, description: r.description })
+      this.runs++
+    }
     children.set(r.child, runs)
+    while (this.runs > MAX_TRIED_RUNS) {
+      // The oldest child of the parent heard of least recently goes first.
+      const [parent, kids] = this.byParent.entries().next().value as [string, Map<string, Ran[]>]
+      const [child, gone] = kids.entries().next().value as [string, Ran[]]
+      kids.delete(child)
+      this.runs -= gone.length
+      if (kids.size === 0) this.byParent.delete(parent)
+    }
   }
+
+  /** How many runs the view remembers. */
+  get size (): number { return this.runs }
 
   private async rememberCrash (r: ResultMsg): Promise<void> {
     const parentFiles = await this.init.content?.(r.parent).catch(() => null)

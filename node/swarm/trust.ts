@@ -68,6 +68,8 @@ export class TrustBook {
   private readonly keepsByChild = new Map<string, Set<string>>()
   /** result id -> attester -> its latest attestation of that result. */
   private readonly attestations = new Map<string, Map<string, AttestationMsg>>()
+  /** attestation id -> [result id, attester], so an attestation the store aged out can be forgotten. */
+  private readonly attestationKeys = new Map<string, [string, string]>()
   private readonly own = new Map<string, Own>()
   /** Our own verdict per attested result id: did the claim hold. */
   private readonly verdicts = new Map<string, boolean>()
@@ -97,6 +99,34 @@ export class TrustBook {
    */
   add (m: ResultMsg | AttestationMsg): string[] {
     return m.kind === 'result' ? this.addResult(m) : this.addAttestation(m)
+  }
+
+  /**
+   * Forgets results and attestations the store aged out, so memory follows
+   * the store's quotas and a restart (which reads the store) sees the same
+   * scores. What this node measured itself (its verdicts, who it caught
+   * lying or found right) stays.
+   */
+  forget (ids: readonly string[]): void {
+    for (const id of ids) {
+      const r = this.results.get(id)
+      if (r != null) {
+        this.results.delete(id)
+        dropFrom(this.resultsByAuthor, r.author, id)
+        if (r.status === 'keep') dropFrom(this.keepsByChild, r.child, id)
+        for (const a of this.attestations.get(id)?.values() ?? []) this.attestationKeys.delete(messageId(a))
+        this.attestations.delete(id)
+        this.version++
+        continue
+      }
+      const key = this.attestationKeys.get(id)
+      if (key == null) continue
+      this.attestationKeys.delete(id)
+      const byAttester = this.attestations.get(key[0])
+      byAttester?.delete(key[1])
+      if (byAttester?.size === 0) this.attestations.delete(key[0])
+      this.version++
+    }
   }
 
   /** A claim of `author` whose content no peer served within the deadline. */
@@ -133,6 +163,8 @@ export class TrustBook {
     const prev = byAttester.get(a.author)
     if (prev != null && prev.time >= a.time) return []
     byAttester.set(a.author, a)
+    if (prev != null) this.attestationKeys.delete(messageId(prev))
+    this.attestationKeys.set(messageId(a), [a.result, a.author])
     if (a.author === this.self) return this.judge(a.result)
     const result = this.results.get(a.result)
     const changed: string[] = []
@@ -314,6 +346,13 @@ export class TrustBook {
     if (figure == null || into.has(peer) || this.attesterWeight(peer) === 0 || this.distrusted(peer)) return
     into.set(peer, figure)
   }
+}
+
+function dropFrom<K, V> (map: Map<K, Set<V>>, key: K, value: V): void {
+  const s = map.get(key)
+  if (s == null) return
+  s.delete(value)
+  if (s.size === 0) map.delete(key)
 }
 
 function setOf<K, V> (map: Map<K, Set<V>>, key: K): Set<V> {

@@ -1,0 +1,59 @@
+/** The swarm-wide tried view: who ran what on which parent, trusted peers only, within a bound. */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { contentHash, type ResultMsg } from '../protocol/index.ts'
+import { MAX_TRIED_RUNS, TriedView } from '../node/swarm/tried-view.ts'
+
+let me: string
+let trusted: string
+let stranger: string
+const HW = { cpu: 'x', cores: 2, ram_gb: 8, gpu: null, gpu_mem_gb: null }
+
+/** Unsigned: the view takes what the store already admitted, it does not check signatures. */
+function ran (author: string, parent: string, child: string, status: ResultMsg['status'] = 'discard'): ResultMsg {
+  return {
+    v: 1, kind: 'result', project: 'a'.repeat(64), track: 'cpu', parent: contentHash({ 'train.py': parent }), child: contentHash({ 'train.py': child }),
+    diff: '', val_bpb: 2, verified_bpb: null, status, reason: '', metrics: {}, hardware: HW, agent: 'mutation', description: `${parent}->${child}`, time: 1, author, sig: ''
+  } as unknown as ResultMsg
+}
+
+beforeAll(async () => {
+  const ids = await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519') as PrivateKey).toString()))
+  ;[me, trusted, stranger] = ids as [string, string, string]
+})
+
+describe('tried view', () => {
+  const view = (): TriedView => new TriedView({
+    self: me,
+    trust: { attesterWeight: p => p === trusted ? 1 : 0, distrusted: () => false },
+    claims: () => []
+  })
+
+  it('names what trusted peers ran on a parent, not what free keys say they ran', () => {
+    const v = view()
+    v.add(ran(trusted, 'p', 'c1'))
+    v.add(ran(stranger, 'p', 'c2'))
+    v.add(ran(me, 'p', 'c3', 'keep'))
+    const tried = v.tried(contentHash({ 'train.py': 'p' }))
+    expect([...tried.keys()]).toEqual([contentHash({ 'train.py': 'c1' }), contentHash({ 'train.py': 'c3' })])
+    expect(tried.get(contentHash({ 'train.py': 'c3' }))).toMatch(/^keep by this node/)
+  })
+
+  it('remembers at most MAX_TRIED_RUNS runs, forgetting the parent heard of least recently first', () => {
+    const v = view()
+    v.add(ran(trusted, 'old', 'x'))
+    v.add(ran(trusted, 'kept warm', 'y'))
+    for (let i = 0; i < MAX_TRIED_RUNS - 2; i++) v.add(ran(stranger, `p${i}`, 'c'))
+    // 'kept warm' heard of again: now it is among the newest.
+    v.add(ran(trusted, 'kept warm', 'z'))
+    expect(v.size).toBe(MAX_TRIED_RUNS)
+    expect(v.tried(contentHash({ 'train.py': 'old' })).size).toBe(0)
+    expect(v.tried(contentHash({ 'train.py': 'kept warm' })).size).toBe(2)
+    // One parent with more children than the bound is bounded too.
+    const flood = view()
+    for (let i = 0; i < MAX_TRIED_RUNS + 10; i++) flood.add(ran(stranger, 'one', `c${i}`))
+    expect(flood.size).toBe(MAX_TRIED_RUNS)
+  })
+})
