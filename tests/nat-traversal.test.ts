@@ -87,7 +87,7 @@ describe.skipIf(unavailable != null)('public swarm across NATs', () => {
 
     // A's keep travels (gossip through R, which follows the project now; the content fetched from A over the link) and B adopts it.
     await a.proc.waitFor(e => e.type === 'experiment-end' && e.record.status === 'keep', 60_000, 'a keep on A')
-    const end = await b.proc.waitFor(adopted(a.peerId, 'keep'), 60_000, 'B adopts A\'s keep')
+    const end = await b.proc.waitFor(adopted(a.peerId, 'keep'), 120_000, 'B adopts A\'s keep')
     timeline.push(mark('B adopted A\'s keep'))
     const aKeeps = a.proc.filter(e => e.type === 'experiment-end' && e.record.status === 'keep').map(e => e.record.child)
     expect(aKeeps).toContain(end.record.child)
@@ -107,5 +107,5 @@ describe.skipIf(unavailable != null)('public swarm across NATs', () => {
     expect((await nsPeers(a)).find(p => p.peer === r.peerId)?.link).toMatchObject({ kind: 'direct', transport: 'tcp' })
     const ended = linkAB?.kind ?? linkBA?.kind ?? 'closed'
     console.log(`nat-traversal: the A-B link ended ${ended}${linkAB != null ? ` (${linkAB.transport}${linkAB.relay != null ? ` via R` : ''})` : ''}; ${timeline.join(', ')}; B's NAT is symmetric, R at ${rHost.ip}:${SWARM_PORT}`)
-  }, 110_000)
+  }, 300_000)
 })
