@@ -1,7 +1,7 @@
 /**
  * The adoption inbox's queue under a flood of claims from free keys: a claim
  * with evidence behind it is never crowded out, one far beyond anything
- * verified here goes first, and one key holds one place. Real store, real
+ * verified here goes first, and one key holds a few places. Real store, real
  * trust book and tried view; the inbox is not started, so nothing is fetched.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -10,7 +10,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { contentHash, signMessage, type ResultMsg } from '../protocol/index.ts'
 import type { SwarmComponents } from '../node/swarm/components.ts'
-import { ADOPTION_MAX_PENDING } from '../node/swarm/constants.ts'
+import { ADOPTION_MAX_FAITH_PER_AUTHOR, ADOPTION_MAX_PENDING } from '../node/swarm/constants.ts'
 import { SwarmInbox } from '../node/swarm/adoption-inbox.ts'
 import { SwarmStore } from '../node/swarm/store.ts'
 import { TriedView } from '../node/swarm/tried-view.ts'
@@ -49,7 +49,7 @@ async function makeInbox (): Promise<{ inbox: SwarmInbox, trust: TrustBook }> {
 }
 
 describe('adoption queue under a flood of free keys', () => {
-  it('gives up far claims first, then the least promising claim on faith; one place per key', async () => {
+  it('gives up far claims first, then the least promising claim on faith; a few places per key', async () => {
     const { inbox } = await makeInbox()
     for (let i = 0; i < ADOPTION_MAX_PENDING; i++) expect(inbox.offer(await claim(keys[i]!, 0.01, `far ${i}`))).toBeNull()
     expect(inbox.size).toBe(ADOPTION_MAX_PENDING)
@@ -59,9 +59,10 @@ describe('adoption queue under a flood of free keys', () => {
     expect(inbox.size).toBe(ADOPTION_MAX_PENDING)
     // Another far claim cannot push anything out while far ones remain... it takes the oldest far one's place at most.
     expect(inbox.offer(await claim(keys[ADOPTION_MAX_PENDING + 1]!, 0.02, 'far again'))).toBeNull()
-    // The same key's older claim is refused, its newer one replaces its first.
-    expect(inbox.offer(await claim(honest, 2.35, 'honest older', T0 - 1))).toMatchObject({ action: 'ignore', reason: expect.stringMatching(/newer claim/) })
-    expect(inbox.offer(await claim(honest, 2.35, 'honest newer', T0 + 1))).toBeNull()
+    // One key holds at most ADOPTION_MAX_FAITH_PER_AUTHOR places, its newest claims: an older one is refused, a newer one replaces its oldest.
+    for (let i = 1; i < ADOPTION_MAX_FAITH_PER_AUTHOR; i++) expect(inbox.offer(await claim(honest, 2.4 - i * 0.001, `honest ${i}`, T0 + i))).toBeNull()
+    expect(inbox.offer(await claim(honest, 2.35, 'honest older', T0 - 1))).toMatchObject({ action: 'ignore', reason: expect.stringMatching(/newer claims of its author/) })
+    expect(inbox.offer(await claim(honest, 2.35, 'honest newer', T0 + 100))).toBeNull()
     expect(inbox.size).toBe(ADOPTION_MAX_PENDING)
 
     // Now a queue full of plausible claims on faith: a worse one is refused, a better one displaces the worst.

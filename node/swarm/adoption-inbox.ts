@@ -23,7 +23,7 @@ import { claimedGain, considerResult, farGain, considerStack, reproduceRank, scr
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
-  ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
+  ADOPTION_MAX_FAITH_PER_AUTHOR, ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
   PREFETCH_RETRY_MS, PREFETCH_ROUNDS, REPRODUCE_STAGGER_MS, UNVERIFIED_EVERY
 } from './constants.ts'
 import { fetchContent } from './protocols.ts'
@@ -136,10 +136,12 @@ export class SwarmInbox implements AdoptionInbox, Component {
     if (this.pending.has(id)) return { action: 'ignore', reason: 'already queued' }
     const onFaith = this.unverified(result)
     if (onFaith) {
-      // One claim on faith per author waits here, its newest: more keys, not more claims, is what a flood then costs.
-      const older = [...this.pending.values()].find(p => p.result.author === result.author)
-      if (older != null) {
-        if (older.result.time >= result.time) return { action: 'ignore', reason: 'a newer claim of its author is queued' }
+      // A few claims on faith per author wait here, its newest: more keys, not more claims, is what a flood then costs.
+      // One being fetched stays (its author answers for it when the deadline passes).
+      const mine = [...this.pending.values()].filter(p => p.result.author === result.author).sort((a, b) => a.result.time - b.result.time)
+      if (mine.length >= ADOPTION_MAX_FAITH_PER_AUTHOR) {
+        const older = mine.find(p => p.state !== 'fetching')
+        if (older == null || older.result.time >= result.time) return { action: 'ignore', reason: `${ADOPTION_MAX_FAITH_PER_AUTHOR} newer claims of its author are queued` }
         this.pending.delete(older.id)
       }
     }

@@ -58,6 +58,8 @@ export const LEADERBOARD_RATE_PER_MINUTE = 30
 
 /** Claims waiting to be reproduced; beyond this the least promising are dropped. */
 export const ADOPTION_MAX_PENDING = 256
+/** Claims on faith (an author not verified here, no trusted evidence) queued per author; its newest stay. */
+export const ADOPTION_MAX_FAITH_PER_AUTHOR = 4
 /** Claims whose content is fetched at the same time. */
 export const PREFETCH_CONCURRENCY = 2
 /** One fetch of a claim's content from one peer. */
