@@ -141,12 +141,12 @@ describe('adoption on evidence in a private swarm', () => {
   }, 120_000)
 
   it('cuts its own candidate\'s run short when a better baseline it can take with no run arrives', async () => {
-    // Runs of 12 s (budget 15 s): long enough that the member's keep lands in the middle of one, even on a loaded machine.
+    // Runs of 6 s (budget 8 s): long enough that the member's keep lands in the middle of one.
     const dir = await fixtureCopy('autoresearch')
-    const slow = (await fixtureTrain()).replace('sleep_s = 0.2', 'sleep_s = 12')
+    const slow = (await fixtureTrain()).replace('sleep_s = 0.2', 'sleep_s = 6')
     await writeFile(join(dir, 'train.py'), slow)
     const manifest = JSON.parse(await readFile(join(dir, 'swarm.json'), 'utf8'))
-    await writeFile(join(dir, 'swarm.json'), JSON.stringify({ ...manifest, budget_s: 15, timeout_s: 60 }))
+    await writeFile(join(dir, 'swarm.json'), JSON.stringify({ ...manifest, budget_s: 8, timeout_s: 40 }))
     const key = await keygen('cut')
     const boot = await startBootstrap({ name: 'CB', swarmKey: key })
     const h = await startTrainer('C', { bootstrap: [boot.addr], swarmKey: key, proposer: 'mutation', seed: 5, dir, extraArgs: ['--noise-runs', '1'] })
@@ -157,7 +157,7 @@ describe('adoption on evidence in a private swarm', () => {
     const running = await h.proc.waitFor(e => e.type === 'experiment-start' && e.kind === 'candidate', 30_000, 'C runs a candidate')
     const better = slow.replace('LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.02')
     const k = await keep(member, h, { parent: contentHash({ 'train.py': slow }), text: better, claim: 1.1128, baseline: BASELINE, confirmed: true, description: 'LEARNING_RATE 0.04 -> 0.02' })
-    const taken = await h.proc.waitFor(ended(r => r.status === 'adopted' && r.origin?.result === messageId(k)), 60_000, 'C adopts the member\'s keep')
+    const taken = await h.proc.waitFor(ended(r => r.status === 'adopted' && r.origin?.result === messageId(k)), 30_000, 'C adopts the member\'s keep')
     // The candidate in flight ended in no record: its run was cut, and said so.
     const ends = h.proc.filter(e => e.type === 'experiment-end')
     expect(ends.slice(ends.findIndex(e => e.record.status === 'baseline') + 1)[0]).toBe(taken)
