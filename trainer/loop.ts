@@ -66,13 +66,6 @@ export interface AdoptionInbox {
   next (snapshot: AdoptionSnapshot, signal: AbortSignal): Promise<Adoption | null>
   /** Resolves when something new may be worth adopting (or after `ms`). */
   wait (ms: number, signal: AbortSignal): Promise<void>
-  /**
-   * Resolves true as soon as a result could be taken as our baseline with no
-   * run (what `next` would adopt), false once `signal` aborts. The loop cuts
-   * its own candidate's run short for it: that run was measuring a change to a
-   * baseline the swarm has already left behind.
-   */
-  adoptable? (signal: AbortSignal): Promise<boolean>
 }
 
 /** Peers' results and claims on this project (the swarm store); absent when offline. */
@@ -121,7 +114,7 @@ function nextSeq (s: Session): number {
   return s.history.reduce((m, r) => Math.max(m, r.seq), 0) + 1
 }
 
-async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind, signal = o.signal): Promise<Measurement> {
+async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind): Promise<Measurement> {
   const s = o.session
   return await measure({
     dir: s.project.dir,
@@ -130,7 +123,7 @@ async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind, signa
     env: s.env,
     sandbox: s.sandbox,
     data: s.measureData,
-    signal,
+    signal: o.signal,
     onProgress: p => o.onEvent({ type: 'progress', seq, kind, ...p })
   })
 }
@@ -268,24 +261,6 @@ export async function runExperiment (o: LoopOptions, proposal: Proposal, propose
   return (await experiment(o, proposal, proposer, origin)) != null
 }
 
-/**
- * The first run of one of our own candidates, cut short when a better
- * baseline can be adopted with no run (`AdoptionInbox.adoptable`): 'cut' then.
- */
-async function firstRun (o: LoopOptions, seq: number, cuttable: boolean): Promise<Measurement | 'cut'> {
-  const adoptable = o.inbox?.adoptable
-  if (!cuttable || adoptable == null) return await runOnce(o, seq, 'candidate')
-  const ended = new AbortController()
-  const cut = new AbortController()
-  void adoptable.call(o.inbox, AbortSignal.any([o.signal, ended.signal])).then(yes => { if (yes) cut.abort() }, () => {})
-  try {
-    const m = await runOnce(o, seq, 'candidate', AbortSignal.any([o.signal, cut.signal]))
-    return m.status === 'aborted' && cut.signal.aborted && !o.signal.aborted ? 'cut' : m
-  } finally {
-    ended.abort()
-  }
-}
-
 interface Outcome { rec: ExperimentRecord, files: Record<string, string>, tail: string }
 
 /** The measurement of a candidate refused before it ran. */
@@ -301,12 +276,6 @@ function trailers (branch: string, proposer: string, origin?: ExperimentOrigin, 
 }
 
 async function experiment (o: LoopOptions, proposal: Proposal, proposer: string, origin?: ExperimentOrigin, merged?: Lineage): Promise<Outcome | null> {
-  const r = await cuttableExperiment(o, proposal, proposer, origin, merged, false)
-  return r === 'cut' ? null : r
-}
-
-/** One experiment; with `cuttable`, 'cut' when its first run gave way to a better baseline from the swarm (nothing recorded). */
-async function cuttableExperiment (o: LoopOptions, proposal: Proposal, proposer: string, origin: ExperimentOrigin | undefined, merged: Lineage | undefined, cuttable: boolean): Promise<Outcome | null | 'cut'> {
   const s = o.session
   const ws = s.workspace
   const margin = marginInForce(s).margin
@@ -323,13 +292,7 @@ async function cuttableExperiment (o: LoopOptions, proposal: Proposal, proposer:
   // Code this node did not write runs only caged and past the project's policy; a refusal is recorded, not run.
   const refused = refusal({ proposer, adopted: origin != null, baseline: s.baseline.files, candidate: files, policy: s.project.manifest.policy, sandbox: s.sandbox })
   if (refused != null) o.onEvent({ type: 'log', level: 'warn', message: `candidate refused: ${refused}` })
-  const first = refused != null ? notRun(refused) : await firstRun(o, seq, cuttable)
-  if (first === 'cut') {
-    await ws.resetTo(s.baseline.commit)
-    o.onEvent({ type: 'log', level: 'info', message: `#${seq} cut short: a better baseline from the swarm can be taken with no run` })
-    return 'cut'
-  }
-  let m = first
+  let m = refused != null ? notRun(refused) : await runOnce(o, seq, 'candidate')
   let verdict = m.status === 'ok' ? firstLook(m.value!, before!, margin, o.confirm !== false, o.decisive) : 'discard'
   let figures = m.value == null ? [] : [m.value]
   // Kept on one run although confirmation is on: decisively better (decide.ts).
@@ -524,10 +487,8 @@ export async function runLoop (o: LoopOptions): Promise<void> {
         ? await experiment(o, adoption.proposal, 'adopt', { ...adoption.origin, how: 'reproduce' })
         : adoption?.kind === 'stack'
           ? await experiment(o, adoption.proposal, 'stack', { ...adoption.origin, how: 'stack' }, adoption.lineage)
-          : await cuttableExperiment(o, proposal, proposal.proposer ?? o.proposer.name, undefined, undefined, true)
+          : await experiment(o, proposal, proposal.proposer ?? o.proposer.name)
       if (outcome == null) return
-      // Its run gave way to a better baseline: take that first; the idea may come back on it.
-      if (outcome === 'cut') continue
       // Only the proposer's own ideas are repaired: a peer's crashing result is simply not adopted.
       if (adoption == null && outcome.rec.status === 'crash' && (proposal.proposer ?? o.proposer.name) === o.proposer.name) {
         const left = o.maxExperiments === undefined ? Infinity : o.maxExperiments - done - 1

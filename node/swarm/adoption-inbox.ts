@@ -80,8 +80,6 @@ export class SwarmInbox implements AdoptionInbox, Component {
   private seq = 0
   private fetching = 0
   private wakeLoop: (() => void) | null = null
-  /** The loop's candidate run, waiting for a baseline it could take with no run (`adoptable`). */
-  private readonly watchers = new Set<() => void>()
   private controller?: AbortController
   /** Budget for runs on unverified claims: when the last was handed out, per author, and whether the loop idled since. */
   private lastUnverified = Number.NEGATIVE_INFINITY
@@ -187,30 +185,6 @@ export class SwarmInbox implements AdoptionInbox, Component {
   /** Something may have become worth a run (content arrived, trust moved): the loop looks again. */
   wake (): void {
     this.wakeLoop?.()
-    for (const w of [...this.watchers]) w()
-  }
-
-  /** A result whose content is here and that `next` would adopt with no run, against the baseline of the last snapshot. */
-  private adoptableNow (): boolean {
-    return this.queue().some(p => p.state === 'ready' && this.decide(p, true).action === 'adopt')
-  }
-
-  async adoptable (signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted) return false
-    if (this.adoptableNow()) return true
-    return await new Promise<boolean>(resolve => {
-      const check = (): void => {
-        if (signal.aborted) done(false)
-        else if (this.adoptableNow()) done(true)
-      }
-      const done = (yes: boolean): void => {
-        this.watchers.delete(check)
-        signal.removeEventListener('abort', check)
-        resolve(yes)
-      }
-      this.watchers.add(check)
-      signal.addEventListener('abort', check)
-    })
   }
 
   async wait (ms: number, signal: AbortSignal): Promise<void> {
