@@ -113,7 +113,9 @@ try {
       const t = Date.now()
       say(`${spec.name} seed ${seed}: starting ${spec.groups.reduce((a, b) => a + b, 0)} nodes (load ${load0.toFixed(1)})`)
       const sampled = loadSampler()
-      const arm = await runArm({ spec, seed, seconds, target, project, root, logs: args.logs!, scorer, extraArgs, say })
+      // The real project's baseline is 3 runs of the budget (the noise) plus preparing the data and evaluating each run.
+      const startTimeoutMs = real ? (5 * (Number(args.budget) + 60) + 120) * 1000 : undefined
+      const arm = await runArm({ spec, seed, seconds, target, project, root, logs: args.logs!, scorer, extraArgs, say, startTimeoutMs })
       const meanLoad = sampled()
       // Score every baseline and keep the arm recorded (most already are).
       for (const n of arm.nodes) {

@@ -47,6 +47,8 @@ export interface ArmRun {
 
 export interface ArmOptions {
   spec: ArmSpec
+  /** How long the first node may take to finish its baseline (default RESEARCH_START_TIMEOUT_MS). */
+  startTimeoutMs?: number
   seed: number
   seconds: number
   /** The group's goal: a baseline value at or below it (null: no goal, the arm runs its time). */
@@ -134,7 +136,7 @@ export async function runArm (o: ArmOptions): Promise<ArmRun> {
       if (reached.size === o.spec.groups.length) finish('target')
     }, err => o.say(`  scoring ${m.name}'s ${String(r.commit).slice(0, 7)} failed: ${err.message}`))
   }))
-  const startGuard = setTimeout(() => { if (researchFrom == null) finish('exited') }, RESEARCH_START_TIMEOUT_MS)
+  const startGuard = setTimeout(() => { if (researchFrom == null) finish('exited') }, o.startTimeoutMs ?? RESEARCH_START_TIMEOUT_MS)
   void Promise.all(procs.map(async p => await p.exited)).then(() => finish('exited'))
 
   const ended = await done
