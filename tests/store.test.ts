@@ -128,7 +128,7 @@ describe('swarm store', () => {
     const self = await generateKeyPair('Ed25519')
     const s = await open(dir, { authorMaxDiscards: 3, authorMaxBytes: 8 * 1024, maxBytes: 64 * 1024 }, peerOf(self))
     const told: string[] = []
-    s.onAgedOut(ids => told.push(...ids))
+    s.onAgedOut(gone => told.push(...gone.map(g => g.id)))
     const discards = await Promise.all(Array.from({ length: 5 }, async (_, i) => await signMessage(rBody({ status: 'discard', description: `d${i}`, time: T0 + i * 1000 }), k)))
     for (const d of discards) expect(await s.admit(d)).toBe('stored')
     // The three newest stay; one older than all of them is refused, not stored and aged out at once.

@@ -8,6 +8,7 @@ import { contentHash, messageId, signMessage, type AttestationMsg, type Evidence
 import { claimHolds, considerResult, considerStack, reproductionTolerance, reproductionVerdict, type Facts, type StackFacts } from '../node/swarm/adoption.ts'
 import { computeLeaderboard } from '../node/swarm/leaderboard.ts'
 import { TrustBook } from '../node/swarm/trust.ts'
+import type { AgedOut } from '../node/swarm/store.ts'
 import { DEFAULT_GOSSIP_LIMITS, limitsForBudget } from '../node/swarm/gossip-check.ts'
 import { FAR_GAIN_PATIENCE } from '../node/swarm/constants.ts'
 
@@ -35,6 +36,9 @@ async function keptHere (book: TrustBook, me: PrivateKey, r: ResultMsg, measured
   book.add(await result(me, { child: r.child, val_bpb: measured, metrics: { baseline_bpb: baseline }, description: `mine of ${r.description}`, time: r.time + 2000 }))
   book.add(await attest(me, r, true, measured))
 }
+
+/** What the store tells the trust book of a message it aged out. */
+const agedOut = (m: ResultMsg | AttestationMsg): AgedOut => ({ id: messageId(m), kind: m.kind, author: m.author, time: m.time, result: m.kind === 'attestation' ? m.result : null })
 
 beforeAll(async () => { keys = await Promise.all(Array.from({ length: 8 }, async () => await generateKeyPair('Ed25519'))) })
 
@@ -244,7 +248,7 @@ describe('trust', () => {
     const g = await result(good, { description: 'g' })
     const o = await result(other, { val_bpb: 1.0, description: 'o' })
     const failed = await attest(good, o, false, 9.0)
-    const build = async (forget: string[]): Promise<TrustBook> => {
+    const build = async (forget: AgedOut[]): Promise<TrustBook> => {
       const book = new TrustBook({ self: id(me), margin: MARGIN })
       book.add(g)
       await keptHere(book, me, g, 2.0)
@@ -256,16 +260,16 @@ describe('trust', () => {
     const full = await build([])
     expect(full.score(id(other))).toBeLessThan(0)
     // The failed attestation aged out: the author stands where a store without it would put it.
-    const noAttestation = await build([messageId(failed)])
+    const noAttestation = await build([agedOut(failed)])
     expect(noAttestation.score(id(other))).toBe(0)
     expect(noAttestation.evidence(o)).toMatchObject({ kind: 'claimed', failed: 0 })
     // The result aged out: its attestations go with it; our own verdict on `good` stays.
-    const noResult = await build([messageId(o), messageId(g)])
+    const noResult = await build([agedOut(o), agedOut(g)])
     expect(noResult.score(id(other))).toBe(0)
     expect(noResult.standing(id(good))).toBe('verified')
     expect(noResult.attesterWeight(id(good))).toBeGreaterThan(0)
     // Unknown ids are no-ops.
-    noResult.forget(['f'.repeat(64)])
+    noResult.forget([{ id: 'f'.repeat(64), kind: 'result', author: id(other), time: T, result: null }])
     expect(noResult.score(id(good))).toBe(full.score(id(good)))
   })
 

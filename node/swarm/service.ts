@@ -121,7 +121,7 @@ export class SwarmService implements Component {
       this.tried.add(m)
     }
     for (const m of store.attestations()) this.trust.add(m)
-    store.onAgedOut(ids => { this.trust.forget(ids) })
+    store.onAgedOut(gone => { this.trust.forget(gone) })
     for (const [peer, score] of this.trust.entries()) this.reported.set(peer, score)
     const emit = (e: SwarmEvent): void => { this.emit(e) }
     this.gate = new GossipGate({

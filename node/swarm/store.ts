@@ -44,6 +44,9 @@ export interface StoredMessage { id: string, msg: ResultMsg | AttestationMsg, re
  */
 export type Admission = 'stored' | 'duplicate' | 'author-quota' | 'stale' | 'store-full'
 
+/** A message aged out of the store: enough for an in-memory view to drop it without hashing anything. */
+export interface AgedOut { id: string, kind: 'result' | 'attestation', author: string, time: number, /** An attestation's result id. */ result: string | null }
+
 export interface ResultQuery { status?: ResultMsg['status'], track?: string, newest?: number }
 
 export interface StoreOptions {
@@ -72,6 +75,8 @@ const MAX_WARNINGS = 20
 const KEPT = (kind: string, status: string | null): boolean => kind === 'attestation' || status === 'keep'
 
 interface Row { seq: number, id: string, body: string, received: number }
+/** What ageing a row out needs: its seq, and what listeners are told. */
+type AgedOutRow = AgedOut & { seq: number }
 
 class Refusal extends Error {
   constructor (readonly outcome: Exclude<Admission, 'stored'>) { super(outcome) }
@@ -92,9 +97,9 @@ export class SwarmStore {
    */
   private cache: { results?: Map<number, ResultMsg>, attestations?: Map<number, AttestationMsg> } = {}
   /** Rows inserted and aged out by the admission in progress, applied to the cache once it commits. */
-  private changes: { added: Array<[number, ResultMsg | AttestationMsg]>, dropped: Array<[number, string]> } = { added: [], dropped: [] }
-  /** Told the ids of messages aged out, once their transaction commits: in-memory views drop them too. */
-  private readonly agedOutListeners: Array<(ids: string[]) => void> = []
+  private changes: { added: Array<[number, ResultMsg | AttestationMsg]>, dropped: AgedOutRow[] } = { added: [], dropped: [] }
+  /** Told the messages aged out, once their transaction commits: in-memory views drop them too. */
+  private readonly agedOutListeners: Array<(gone: AgedOut[]) => void> = []
   private readonly refused: StoreStats['refused'] = { duplicate: 0, 'author-quota': 0, stale: 0, 'store-full': 0 }
   private agedOut = 0
   /** Rows aged out by the admission in progress (counted once it commits). */
@@ -219,17 +224,17 @@ export class SwarmStore {
         // Retention: the author's newest discards stay; one older than all of them would go first.
         let over = (author?.discards ?? 0) + 1 - L.authorMaxDiscards
         if (over > 0) {
-          const oldest = this.sql.authorDiscards.all(msg.author, over) as Array<{ seq: number, id: string, time: number, bytes: number }>
+          const oldest = this.sql.authorDiscards.all(msg.author, over) as Array<AgedOutRow & { bytes: number }>
           if (oldest.length > 0 && msg.time <= oldest[oldest.length - 1]!.time) return 'stale'
-          for (const o of oldest) { this.drop(o.seq, o.id); authorBytes -= o.bytes; over-- }
+          for (const o of oldest) { this.drop(o); authorBytes -= o.bytes; over-- }
         }
       }
       if (authorBytes + bytes > L.authorMaxBytes) {
         // Room is made from the author's own oldest discards only: its keeps and attestations stay.
-        for (const o of this.sql.authorDiscards.all(msg.author, 64) as Array<{ seq: number, id: string, time: number, bytes: number }>) {
+        for (const o of this.sql.authorDiscards.all(msg.author, 64) as Array<AgedOutRow & { bytes: number }>) {
           if (authorBytes + bytes <= L.authorMaxBytes) break
           if (!kept && msg.time <= o.time) return 'stale'
-          this.drop(o.seq, o.id)
+          this.drop(o)
           authorBytes -= o.bytes
         }
         if (authorBytes + bytes > L.authorMaxBytes) return 'author-quota'
@@ -253,12 +258,12 @@ export class SwarmStore {
     for (const oldest of [this.sql.oldestDiscards, this.sql.oldestAny]) {
       let after = 0
       while (total() + bytes > this.limits.maxBytes) {
-        const batch = oldest.all(after, 64) as Array<{ seq: number, id: string, author: string, received: number }>
+        const batch = oldest.all(after, 64) as AgedOutRow[]
         if (batch.length === 0) break
         for (const o of batch) {
           after = o.seq
           if (this.isProtected(o.author)) continue
-          this.drop(o.seq, o.id)
+          this.drop(o)
           if (total() + bytes <= this.limits.maxBytes) return true
         }
       }
@@ -266,27 +271,27 @@ export class SwarmStore {
     return total() + bytes <= this.limits.maxBytes
   }
 
-  private drop (seq: number, id: string): void {
-    this.sql.drop.run(seq)
+  private drop (row: AgedOutRow): void {
+    this.sql.drop.run(row.seq)
     this.dropped++
-    this.changes.dropped.push([seq, id])
+    this.changes.dropped.push(row)
   }
 
-  /** Calls `listener` with the ids of the messages aged out by each admission (retention or a full store). */
-  onAgedOut (listener: (ids: string[]) => void): void {
+  /** Calls `listener` with the messages aged out by each admission (retention or a full store). */
+  onAgedOut (listener: (gone: AgedOut[]) => void): void {
     this.agedOutListeners.push(listener)
   }
 
   private applyChanges (): void {
     const { results, attestations } = this.cache
-    for (const [seq] of this.changes.dropped) { results?.delete(seq); attestations?.delete(seq) }
-    const ids = this.changes.dropped.map(([, id]) => id)
+    for (const { seq } of this.changes.dropped) { results?.delete(seq); attestations?.delete(seq) }
+    const gone = this.changes.dropped.map(({ id, kind, author, time, result }) => ({ id, kind, author, time, result }))
     for (const [seq, m] of this.changes.added) {
       if (m.kind === 'result') results?.set(seq, m)
       else attestations?.set(seq, m)
     }
     this.changes = { added: [], dropped: [] }
-    if (ids.length > 0) for (const l of this.agedOutListeners) l(ids)
+    if (gone.length > 0) for (const l of this.agedOutListeners) l(gone)
   }
 
   private parse (row: Row): ResultMsg | AttestationMsg | null {
@@ -486,9 +491,9 @@ function prepare (db: Db) {
     authorCount: p('SELECT COUNT(*) AS n FROM authors'),
     knows: p('SELECT 1 FROM authors WHERE author = ?'),
     totals: p('SELECT bytes, messages FROM totals WHERE one = 1'),
-    authorDiscards: p("SELECT seq, id, time, bytes FROM messages WHERE author = ? AND kind = 'result' AND status != 'keep' ORDER BY time, seq LIMIT ?"),
-    oldestDiscards: p("SELECT seq, id, author, received FROM messages WHERE kind = 'result' AND status != 'keep' AND seq > ? ORDER BY seq LIMIT ?"),
-    oldestAny: p('SELECT seq, id, author, received FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    authorDiscards: p("SELECT seq, id, kind, author, time, result, bytes FROM messages WHERE author = ? AND kind = 'result' AND status != 'keep' ORDER BY time, seq LIMIT ?"),
+    oldestDiscards: p("SELECT seq, id, kind, author, time, result FROM messages WHERE kind = 'result' AND status != 'keep' AND seq > ? ORDER BY seq LIMIT ?"),
+    oldestAny: p('SELECT seq, id, kind, author, time, result FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     results: p("SELECT seq, id, body, received FROM messages WHERE kind = 'result' ORDER BY seq"),
     attestations: p("SELECT seq, id, body, received FROM messages WHERE kind = 'attestation' ORDER BY seq"),
     attestationsOf: p("SELECT seq, id, body, received FROM messages WHERE kind = 'attestation' AND result = ? ORDER BY seq"),

@@ -83,7 +83,7 @@ export class SyncScheduler implements Component {
     this.controller = new AbortController()
     this.components.events.addEventListener('peer:identify', this.onIdentify)
     // Peers identified before we started count too, over a direct link (a relayed one is limited: sync waits for the upgrade).
-    for (const p of this.directPeers()) void this.ifSyncs(p, () => { void this.syncWith(p) })
+    for (const p of this.directPeers()) void this.speaksSync(p).then(yes => { if (yes) void this.syncWith(p) })
     const every = this.init.roundMs ?? SYNC_ROUND_MS
     if (every > 0) {
       this.round = setInterval(() => { void this.syncRound() }, every)
@@ -97,15 +97,15 @@ export class SyncScheduler implements Component {
     return connectedPeers(this.components).map(p => p.toString()).filter(p => direct.has(p))
   }
 
-  private async ifSyncs (peer: string, then: () => void): Promise<void> {
+  private async speaksSync (peer: string): Promise<boolean> {
     const info = await this.components.peerStore.get(peerIdFromString(peer)).catch(() => null)
-    if (info?.protocols.includes(SYNC_PROTOCOL) === true) then()
+    return info?.protocols.includes(SYNC_PROTOCOL) === true
   }
 
   /** One anti-entropy round: the direct peer that speaks sync and was tried longest ago (never first). */
   private async syncRound (): Promise<void> {
     const peers: string[] = []
-    for (const p of this.directPeers()) await this.ifSyncs(p, () => peers.push(p))
+    for (const p of this.directPeers()) if (await this.speaksSync(p)) peers.push(p)
     const oldest = peers.sort((a, b) => (this.memory.get(a)?.tried ?? 0) - (this.memory.get(b)?.tried ?? 0))[0]
     if (oldest != null) await this.syncWith(oldest)
   }

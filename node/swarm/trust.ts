@@ -19,6 +19,7 @@
  */
 import { claimedFigure, median, messageId, type AttestationMsg, type Evidence, type ResultMsg } from '../../protocol/index.ts'
 import { claimHolds } from './adoption.ts'
+import type { AgedOut } from './store.ts'
 import {
   ATTESTER_WEIGHT_CAP, ATTESTER_WEIGHT_PER_KEEP, DISTRUST_BELOW, MEMBER_WEIGHT, OTHERS_LIE, OTHERS_OK, OWN_LIE, OWN_OK,
   OWN_OK_MAX, REPRODUCED_MIN_WEIGHT, THIRD_PARTY_MAX, UNSERVED
@@ -68,8 +69,6 @@ export class TrustBook {
   private readonly keepsByChild = new Map<string, Set<string>>()
   /** result id -> attester -> its latest attestation of that result. */
   private readonly attestations = new Map<string, Map<string, AttestationMsg>>()
-  /** attestation id -> [result id, attester], so an attestation the store aged out can be forgotten. */
-  private readonly attestationKeys = new Map<string, [string, string]>()
   private readonly own = new Map<string, Own>()
   /** Our own verdict per attested result id: did the claim hold. */
   private readonly verdicts = new Map<string, boolean>()
@@ -107,24 +106,23 @@ export class TrustBook {
    * scores. What this node measured itself (its verdicts, who it caught
    * lying or found right) stays.
    */
-  forget (ids: readonly string[]): void {
-    for (const id of ids) {
-      const r = this.results.get(id)
-      if (r != null) {
-        this.results.delete(id)
-        dropFrom(this.resultsByAuthor, r.author, id)
-        if (r.status === 'keep') dropFrom(this.keepsByChild, r.child, id)
-        for (const a of this.attestations.get(id)?.values() ?? []) this.attestationKeys.delete(messageId(a))
-        this.attestations.delete(id)
+  forget (gone: readonly AgedOut[]): void {
+    for (const m of gone) {
+      if (m.kind === 'result') {
+        const r = this.results.get(m.id)
+        if (r == null) continue
+        this.results.delete(m.id)
+        dropFrom(this.resultsByAuthor, r.author, m.id)
+        if (r.status === 'keep') dropFrom(this.keepsByChild, r.child, m.id)
+        this.attestations.delete(m.id)
         this.version++
         continue
       }
-      const key = this.attestationKeys.get(id)
-      if (key == null) continue
-      this.attestationKeys.delete(id)
-      const byAttester = this.attestations.get(key[0])
-      byAttester?.delete(key[1])
-      if (byAttester?.size === 0) this.attestations.delete(key[0])
+      // Only the attester's latest attestation of a result is held: the aged-out one if its time says so.
+      const byAttester = m.result == null ? undefined : this.attestations.get(m.result)
+      if (byAttester?.get(m.author)?.time !== m.time) continue
+      byAttester.delete(m.author)
+      if (byAttester.size === 0) this.attestations.delete(m.result!)
       this.version++
     }
   }
@@ -163,8 +161,6 @@ export class TrustBook {
     const prev = byAttester.get(a.author)
     if (prev != null && prev.time >= a.time) return []
     byAttester.set(a.author, a)
-    if (prev != null) this.attestationKeys.delete(messageId(prev))
-    this.attestationKeys.set(messageId(a), [a.result, a.author])
     if (a.author === this.self) return this.judge(a.result)
     const result = this.results.get(a.result)
     const changed: string[] = []
