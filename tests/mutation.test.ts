@@ -84,8 +84,32 @@ describe('mutation proposer', () => {
       const m = p.detail!.mutation as { name: string, from: string, to: string }
       if (m.name === 'LEARNING_RATE' && Number(m.to) > Number(m.from)) lrUp++
     }
-    // 2 of 19 options uniformly (~42 of 400); with two keeps the pull is ~9x.
-    expect(lrUp).toBeGreaterThan(120)
+    // 2 of 19 options uniformly (~42 of 400, sd ~6); with two keeps in two tries the pull is 1.8x (~74).
+    expect(lrUp).toBeGreaterThan(60)
+  })
+
+  it('weighs a change by how often it was kept, within bounds: no run of keeps takes every draw', () => {
+    const lr = (status: string, to = '6e-3'): PastExperiment => ({ parent: 'p', status, description: '', val_bpb: 2, detail: { mutation: { file: 'train.py', name: 'LEARNING_RATE', from: '3e-3', to } } })
+    expect(weightOf('LEARNING_RATE', 'up', [])).toBe(1)
+    expect(weightOf('LEARNING_RATE', 'up', Array(20).fill(lr('keep')))).toBeLessThanOrEqual(3)
+    expect(weightOf('LEARNING_RATE', 'up', Array(10).fill(lr('discard')))).toBeCloseTo(3 / 13)
+    // Discards in the other direction say nothing of this one; a keep there does.
+    expect(weightOf('LEARNING_RATE', 'up', Array(10).fill(lr('discard', '1.5e-3')))).toBe(1)
+    expect(weightOf('LEARNING_RATE', 'up', [lr('keep', '1.5e-3')])).toBeLessThan(1)
+  })
+
+  it('learns from trusted peers\' outcomes as from its own: what the swarm discarded again and again is drawn less', () => {
+    const discarded = Array.from({ length: 10 }, () => ({ description: 'LEARNING_RATE 3e-3 -> 6e-3', status: 'discard' }))
+    const count = (over: Partial<ProposeContext>): number => {
+      const random = rng(7)
+      let n = 0
+      for (let i = 0; i < 400; i++) if (proposeMutation(ctx(over), random)!.description === 'LEARNING_RATE 3e-3 -> 6e-3') n++
+      return n
+    }
+    const alone = count({})
+    const told = count({ swarmOutcomes: [...discarded, { description: 'an LLM\'s idea', status: 'keep' }] })
+    expect(alone).toBeGreaterThan(10)
+    expect(told).toBeLessThan(alone / 2)
   })
 
   it('leaves non-Python editable files alone', () => {

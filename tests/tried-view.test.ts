@@ -4,7 +4,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { contentHash, type ResultMsg } from '../protocol/index.ts'
-import { MAX_TRIED_RUNS, TriedView } from '../node/swarm/tried-view.ts'
+import { MAX_OUTCOMES, MAX_TRIED_RUNS, TriedView } from '../node/swarm/tried-view.ts'
 
 let me: string
 let trusted: string
@@ -55,5 +55,20 @@ describe('tried view', () => {
     const flood = view()
     for (let i = 0; i < MAX_TRIED_RUNS + 10; i++) flood.add(ran(stranger, 'one', `c${i}`))
     expect(flood.size).toBe(MAX_TRIED_RUNS)
+  })
+
+  it('hands the proposer trusted peers\' outcomes (not its own, not free keys\'), the latest MAX_OUTCOMES, each run once', () => {
+    const v = view()
+    v.add(ran(trusted, 'p', 'c1'))
+    v.add(ran(trusted, 'p', 'c1'))
+    v.add(ran(stranger, 'p', 'c2', 'keep'))
+    v.add(ran(me, 'p', 'c3', 'keep'))
+    v.add(ran(trusted, 'p', 'c4', 'keep'))
+    expect(v.outcomes()).toEqual([{ description: 'p->c1', status: 'discard' }, { description: 'p->c4', status: 'keep' }])
+    for (let i = 0; i < MAX_OUTCOMES; i++) v.add(ran(trusted, `q${i}`, 'c'))
+    const all = v.outcomes()
+    expect(all).toHaveLength(MAX_OUTCOMES)
+    expect(all[0]).toEqual({ description: 'q0->c', status: 'discard' })
+    expect(all.at(-1)).toEqual({ description: `q${MAX_OUTCOMES - 1}->c`, status: 'discard' })
   })
 })

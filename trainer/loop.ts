@@ -13,7 +13,7 @@ import { DECISIVE_MARGINS, afterConfirm, claimHolds, firstLook, mean } from './d
 import { measure, type Measurement } from './measure.ts'
 import { NOISE_RUNS, describeMargin, marginInForce, measurement } from './noise.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
-import type { CrashReport, PeerCrash, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
+import type { CrashReport, PeerCrash, PeerOutcome, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
 import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
 import { lineageTrailers, type Lineage } from './stack.ts'
@@ -81,6 +81,8 @@ export interface SwarmView {
   tried? (parent: string): ReadonlyMap<string, string>
   /** Trusted peers' crashes, with the files each was made on (the mutation proposer's crash memory). */
   crashes? (): readonly PeerCrash[]
+  /** Trusted peers' experiments, the latest (the mutation proposer's weights learn from them). */
+  outcomes? (): readonly PeerOutcome[]
 }
 
 export interface LoopOptions {
@@ -237,6 +239,7 @@ async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
     tried: triedAgainst(s),
     swarmTried: o.swarm?.tried?.(s.baseline.content),
     swarmCrashes: o.swarm?.crashes?.(),
+    swarmOutcomes: o.swarm?.outcomes?.(),
     signal: o.signal,
     baselineContent: s.baseline.content,
     baselineValue: s.baseline.value,

@@ -10,11 +10,13 @@
  * search of every node that listened.
  */
 import type { ClaimMsg, ResultMsg } from '../../protocol/index.ts'
-import type { PeerCrash } from '../../trainer/proposers/types.ts'
+import type { PeerCrash, PeerOutcome } from '../../trainer/proposers/types.ts'
 import type { TrustBook } from './trust.ts'
 
 /** Crashes of peers remembered for the proposer (the latest). */
 const MAX_CRASHES = 200
+/** Peers' experiments remembered for the mutation proposer's weights (the latest). */
+export const MAX_OUTCOMES = 2000
 /**
  * Runs remembered in all (the parents heard of least recently go first): what
  * was tried outlives the store's retention, but not without bound.
@@ -37,6 +39,7 @@ export class TriedView {
   /** parent content -> child content -> every peer's run of it (in arrival order). */
   private readonly byParent = new Map<string, Map<string, Ran[]>>()
   private readonly peerCrashes: Array<PeerCrash & { author: string }> = []
+  private readonly peerOutcomes: Array<PeerOutcome & { author: string }> = []
   private runs = 0
 
   constructor (private readonly init: TriedViewInit) {}
@@ -44,6 +47,11 @@ export class TriedView {
   /** Trusted peers' crashes whose baseline's files this node holds: the mutation proposer remembers them across baselines. */
   crashes (): PeerCrash[] {
     return this.peerCrashes.filter(c => this.trusted(c.author))
+  }
+
+  /** Trusted peers' experiments, the latest MAX_OUTCOMES, oldest first. */
+  outcomes (): PeerOutcome[] {
+    return this.peerOutcomes.filter(o => this.trusted(o.author)).map(({ description, status }) => ({ description, status }))
   }
 
   add (r: ResultMsg): void {
@@ -56,6 +64,10 @@ export class TriedView {
     if (!runs.some(x => x.author === r.author && x.status === r.status)) {
       runs.push({ author: r.author, status: r.status, description: r.description })
       this.runs++
+      if (r.author !== this.init.self) {
+        this.peerOutcomes.push({ author: r.author, status: r.status, description: r.description })
+        if (this.peerOutcomes.length > MAX_OUTCOMES) this.peerOutcomes.shift()
+      }
     }
     children.set(r.child, runs)
     while (this.runs > MAX_TRIED_RUNS) {

@@ -10,13 +10,17 @@
  *                          running on one now); breaks a condition the file's own code
  *                          sets (N_EMBD // N_HEAD); crashed before in the same
  *                          surroundings, on any baseline
- *   weightOf(...)          what was kept pulls, what crashed or was discarded pushes away
+ *   weightOf(...)          how often the change was kept when tried (bounded),
+ *                          less for crashes: from this node's history and, in a
+ *                          swarm, trusted peers' outcomes too (learnedFrom)
  *   pick(options, random)  one option, by weight
  *
  * In a swarm, `random` is seeded per node (by its peer id, unless --seed), so
- * nodes on one baseline draw different options, and the swarm's tried view
+ * nodes on one baseline draw different options, the swarm's tried view
  * (peers' results and live claims) takes what a peer ran or runs out of the
- * draw altogether.
+ * draw altogether, and every node's weights learn from every trusted node's
+ * runs: the knobs the swarm found well set stop costing each node its own
+ * discards.
  */
 import { contentHash } from '../../protocol/index.ts'
 import { seededRandom } from '../random.ts'
@@ -43,6 +47,8 @@ const CONST_RE = /^([A-Z][A-Z0-9_]*)(\s*=\s*)(True|False|[-+]?(?:\d+\.\d*|\.\d+|
 const FROZEN = /^(SEED|RANDOM_SEED|EVAL_|LOG_|PRINT_|TIME_BUDGET)/
 // Structural integers move by one step, others by a fraction of their value.
 const STEP_NAMES = /(LAYER|DEPTH|HEAD|BLOCKS?$)/
+// How a one-constant change is described ("N_HEAD 4 -> 3"), here and on the wire.
+const MUTATION_RE = /^([A-Z][A-Z0-9_]*) (\S+) -> (\S+)$/
 // Crashes that say more about the machine than the change (a slow or busy moment): not remembered.
 const CIRCUMSTANTIAL_CRASH = /^(timed out|killed by|aborted)/
 
@@ -102,18 +108,47 @@ function direction (from: string, to: string): string {
   return Number.isNaN(a) ? to : b > a ? 'up' : 'down'
 }
 
-/** Weight of trying `name` in `dir`: what was kept before pulls, crashes push away. */
+/**
+ * What the weights learn from: this node's own experiments, and trusted peers'
+ * one-constant changes (their descriptions name the change). A lone node
+ * learns which knobs are already well set from its own discards; a swarm
+ * learns it from all of its nodes' at once.
+ */
+export function learnedFrom (ctx: Pick<ProposeContext, 'history' | 'swarmOutcomes'>): PastExperiment[] {
+  const peers: PastExperiment[] = []
+  for (const o of ctx.swarmOutcomes ?? []) {
+    const d = MUTATION_RE.exec(o.description)
+    if (d == null) continue
+    const mutation: Mutation = { file: '', name: d[1]!, from: d[2]!, to: d[3]! }
+    peers.push({ parent: '', status: o.status, description: o.description, val_bpb: null, detail: { mutation } })
+  }
+  return peers.length === 0 ? ctx.history : [...ctx.history, ...peers]
+}
+
+/**
+ * Weight of trying `name` in `dir`: how often that change was kept when it was
+ * tried (with a prior of one keep in three tries, so an untried change weighs
+ * 1), less for every crash, and less for every keep in the other direction. It
+ * is bounded (at most 3), so a run of keeps in one direction pulls without
+ * drawing every node of a swarm onto the same change, and ten discards weigh a
+ * change down to a quarter.
+ */
 export function weightOf (name: string, dir: string, history: PastExperiment[]): number {
+  let kept = 0
+  let tries = 0
   let w = 1
   for (const h of history) {
     const m = h.detail?.mutation as Mutation | undefined
-    if (m?.name !== name) continue
-    const same = direction(m.from, m.to) === dir
-    if (h.status === 'keep') w *= same ? 3 : 0.7
-    else if (h.status === 'crash' && same) w *= 0.5
-    else if (h.status === 'discard' && same) w *= 0.85
+    if (m?.name !== name || !['keep', 'discard', 'crash'].includes(h.status)) continue
+    if (direction(m.from, m.to) !== dir) {
+      if (h.status === 'keep') w *= 0.7
+      continue
+    }
+    tries++
+    if (h.status === 'keep') kept++
+    else if (h.status === 'crash') w *= 0.5
   }
-  return Math.max(w, 0.05)
+  return Math.max(w * 3 * (kept + 1) / (tries + 3), 0.05)
 }
 
 /** Seeded, so proposals are reproducible in tests. */
@@ -180,8 +215,6 @@ export const notKnownCrash: OptionFilter = (o, { ctx }) => {
   }
   return null
 }
-
-const MUTATION_RE = /^([A-Z][A-Z0-9_]*) (\S+) -> (\S+)$/
 
 /**
  * The one-constant change a description names ("N_HEAD 4 -> 3"), with its
@@ -280,14 +313,22 @@ export function viableOptions (ctx: ProposeContext, filters: readonly OptionFilt
 /** One option, drawn by weight. */
 export function pick (opts: MutationOption[], history: PastExperiment[], random: () => number): MutationOption | null {
   if (opts.length === 0) return null
-  const weights = opts.map(o => weightOf(o.constant.name, direction(o.constant.raw, o.to), history))
+  // Weighed once per constant and direction: the history may be long.
+  const memo = new Map<string, number>()
+  const weights = opts.map(o => {
+    const dir = direction(o.constant.raw, o.to)
+    const key = `${o.constant.name} ${dir}`
+    let w = memo.get(key)
+    if (w == null) memo.set(key, w = weightOf(o.constant.name, dir, history))
+    return w
+  })
   let r = random() * weights.reduce((s, w) => s + w, 0)
   return opts.find((_, i) => (r -= weights[i]!) <= 0) ?? opts[opts.length - 1]!
 }
 
 export function proposeMutation (ctx: ProposeContext, random: () => number, filters: readonly OptionFilter[] = FILTERS): Proposal | null {
   const { viable } = viableOptions(ctx, filters)
-  const o = pick(viable, ctx.history, random)
+  const o = pick(viable, learnedFrom(ctx), random)
   if (o == null) return null
   return { files: o.files, description: `${o.constant.name} ${o.constant.raw} -> ${o.to}`, detail: { mutation: o.mutation } }
 }

@@ -48,6 +48,17 @@ export interface PeerCrash {
   parentFiles: Record<string, string>
 }
 
+/**
+ * A trusted peer's experiment as its record tells it: what the mutation
+ * proposer weighs beside its own history (a change the swarm kept pulls, one
+ * it discarded again and again pushes away), so every node learns from every
+ * node's runs.
+ */
+export interface PeerOutcome {
+  description: string
+  status: string
+}
+
 /** Peers' results and live claims on this project, as the swarm store holds them (ours left out). */
 export interface SwarmContext {
   results: ResultMsg[]
@@ -88,6 +99,8 @@ export interface ProposeContext {
    * the same surroundings) is not tried again here either.
    */
   swarmCrashes?: readonly PeerCrash[]
+  /** Trusted peers' experiments (the latest), whatever their baseline: what the swarm learned of each change. */
+  swarmOutcomes?: readonly PeerOutcome[]
   signal?: AbortSignal
   /** Content hash of the baseline: what peers' results and claims name as their parent. */
   baselineContent?: string
