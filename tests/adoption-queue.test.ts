@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { contentHash, signMessage, type ResultMsg } from '../protocol/index.ts'
 import type { SwarmComponents } from '../node/swarm/components.ts'
 import { ADOPTION_MAX_FAITH_PER_AUTHOR, ADOPTION_MAX_PENDING } from '../node/swarm/constants.ts'
-import { SwarmInbox } from '../node/swarm/adoption-inbox.ts'
+import { SwarmInbox, fetchFailure } from '../node/swarm/adoption-inbox.ts'
 import { SwarmStore } from '../node/swarm/store.ts'
 import { TriedView } from '../node/swarm/tried-view.ts'
 import { TrustBook } from '../node/swarm/trust.ts'
@@ -86,5 +86,15 @@ describe('adoption queue under a flood of free keys', () => {
     // Its claim is worse than every claim on faith in the queue, and still goes in.
     expect(inbox.offer(await claim(known, 2.45, 'known'))).toBeNull()
     expect(inbox.size).toBe(ADOPTION_MAX_PENDING)
+  })
+})
+
+describe('a failed fetch, as the trust book sees it', () => {
+  it('blames the author for a held stream or a refusal, never for the network cutting the ask off', () => {
+    expect(fetchFailure('timeout', true)).toBe('held')
+    for (const code of ['not-found', 'rate-limited', 'protocol', 'too-large', 'internal', undefined]) expect(fetchFailure(code, true)).toBe('refused')
+    // A relayed link that dropped mid-ask, a peer nobody can dial, a deadline that passed after the connection went: a blip.
+    for (const code of ['closed', 'dial', 'aborted']) expect(fetchFailure(code, true)).toBe('cut')
+    expect(fetchFailure('timeout', false)).toBe('cut')
   })
 })

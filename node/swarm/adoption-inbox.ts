@@ -6,7 +6,8 @@
  * with deadlines, from the author, then from peers that ran it, then from
  * anyone connected, and must hash to what the result names; `next` hands out
  * only what is already here. A claim whose content nobody serves is dropped
- * and counts against its author. What is worth a run, and when, is the
+ * and counts against its author when a peer held or refused the ask (not when
+ * the network cut it off: a relayed link that kept dropping). What is worth a run, and when, is the
  * adoption policy's call (adoption.ts) on this node's evidence (trust.ts);
  * who is running what in the swarm, the tried view's (tried-view.ts).
  *
@@ -423,6 +424,8 @@ export class SwarmInbox implements AdoptionInbox, Component {
     const signal = AbortSignal.any([stop, AbortSignal.timeout(this.init.deadlineMs ?? PREFETCH_DEADLINE_MS)])
     const asked: string[] = []
     let held = false
+    // Some peer answered without the content, or held the stream: not only the network failed us.
+    let answered = false
     for (const peer of this.sources(r)) {
       if (signal.aborted) break
       asked.push(peer)
@@ -432,8 +435,10 @@ export class SwarmInbox implements AdoptionInbox, Component {
         this.ready(p)
         return
       } catch (err: any) {
-        if (err?.code === 'timeout') held = true
-        this.log('fetch of %s from %s failed - %e', r.child, peer, err)
+        const failure = fetchFailure(err?.code, connectedPeers(this.components).some(x => x.toString() === peer))
+        if (failure === 'held') held = true
+        if (failure !== 'cut') answered = true
+        this.log('fetch of %s from %s failed (%s) - %e', r.child, peer, failure, err)
       }
     }
     if (stop.aborted || this.pending.get(p.id) !== p) return
@@ -450,8 +455,9 @@ export class SwarmInbox implements AdoptionInbox, Component {
       return
     }
     this.pending.delete(p.id)
-    // Nobody to ask is not the author's fault; asked and not served is.
-    if (asked.length === 0) return
+    // Nobody to ask, or every ask cut off by the network (a relayed link that kept dropping), is not
+    // the author's fault; asked and refused, or held, is.
+    if (!answered) return
     trust.unserved(r.author)
     this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} in ${rounds} rounds of up to ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
   }
@@ -483,6 +489,19 @@ function figure (p: Pending): number {
 function origin (p: Pending): ExperimentOrigin {
   const r = p.result
   return { result: p.id, author: r.author, claimed: claimedFigure(r), track: r.track }
+}
+
+/**
+ * Why a fetch failed, as the trust book sees it: the peer held the stream
+ * past the deadline while the connection stayed up (a staller), answered
+ * without the content (refused: not found, rate-limited, malformed), or the
+ * network cut the ask off (the stream or connection went away, no dial, or a
+ * deadline that passed after the connection itself was gone).
+ */
+export function fetchFailure (code: string | undefined, stillConnected: boolean): 'held' | 'refused' | 'cut' {
+  if (code === 'closed' || code === 'dial' || code === 'aborted') return 'cut'
+  if (code === 'timeout') return stillConnected ? 'held' : 'cut'
+  return 'refused'
 }
 
 export function swarmInbox (init: SwarmInboxInit): (components: SwarmComponents) => SwarmInbox {
