@@ -51,7 +51,13 @@ export class TriedView {
 
   /** Trusted peers' experiments, the latest MAX_OUTCOMES, oldest first. */
   outcomes (): PeerOutcome[] {
-    return this.peerOutcomes.filter(o => this.trusted(o.author)).map(({ description, status }) => ({ description, status }))
+    const trusted = new Map<string, boolean>()
+    const ok = (author: string): boolean => {
+      let t = trusted.get(author)
+      if (t == null) trusted.set(author, t = this.trusted(author))
+      return t
+    }
+    return this.peerOutcomes.filter(o => ok(o.author)).map(({ description, status }) => ({ description, status }))
   }
 
   add (r: ResultMsg): void {
