@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { contentHash } from '../protocol/index.ts'
 import { analyse } from '../trainer/proposers/constraints.ts'
-import { applyMutation, findConstants, neighbours, proposeMutation, rng, seedFor, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
+import { applyMutation, findConstants, learnedFrom, neighbours, proposeMutation, rng, seedFor, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
 import type { PastExperiment, ProposeContext } from '../trainer/proposers/types.ts'
 import { TEMPLATE_DIR } from '../trainer/template.ts'
 
@@ -75,8 +75,9 @@ describe('mutation proposer', () => {
   it('leans towards what was kept and away from crashes', () => {
     const kept: PastExperiment = { parent: 'p', status: 'keep', description: '', val_bpb: 2, detail: { mutation: { file: 'train.py', name: 'LEARNING_RATE', from: '3e-3', to: '6e-3' } } }
     const crashed: PastExperiment = { parent: 'p', status: 'crash', description: '', val_bpb: null, detail: { mutation: { file: 'train.py', name: 'N_EMBD', from: '128', to: '256' } } }
-    expect(weightOf('LEARNING_RATE', 'up', [kept])).toBeGreaterThan(weightOf('LEARNING_RATE', 'down', [kept]))
-    expect(weightOf('N_EMBD', 'up', [crashed])).toBeLessThan(1)
+    const keptOnce = learnedFrom({ history: [kept] })
+    expect(weightOf('LEARNING_RATE', 'up', keptOnce)).toBeGreaterThan(weightOf('LEARNING_RATE', 'down', keptOnce))
+    expect(weightOf('N_EMBD', 'up', learnedFrom({ history: [crashed] }))).toBeLessThan(1)
     let lrUp = 0
     const random = rng(1)
     for (let i = 0; i < 400; i++) {
@@ -90,12 +91,13 @@ describe('mutation proposer', () => {
 
   it('weighs a change by how often it was kept, within bounds: no run of keeps takes every draw', () => {
     const lr = (status: string, to = '6e-3'): PastExperiment => ({ parent: 'p', status, description: '', val_bpb: 2, detail: { mutation: { file: 'train.py', name: 'LEARNING_RATE', from: '3e-3', to } } })
-    expect(weightOf('LEARNING_RATE', 'up', [])).toBe(1)
-    expect(weightOf('LEARNING_RATE', 'up', Array(20).fill(lr('keep')))).toBeLessThanOrEqual(3)
-    expect(weightOf('LEARNING_RATE', 'up', Array(10).fill(lr('discard')))).toBeCloseTo(3 / 13)
+    const w = (history: PastExperiment[]): number => weightOf('LEARNING_RATE', 'up', learnedFrom({ history }))
+    expect(w([])).toBe(1)
+    expect(w(Array(20).fill(lr('keep')))).toBeLessThanOrEqual(3)
+    expect(w(Array(10).fill(lr('discard')))).toBeCloseTo(3 / 13)
     // Discards in the other direction say nothing of this one; a keep there does.
-    expect(weightOf('LEARNING_RATE', 'up', Array(10).fill(lr('discard', '1.5e-3')))).toBe(1)
-    expect(weightOf('LEARNING_RATE', 'up', [lr('keep', '1.5e-3')])).toBeLessThan(1)
+    expect(w(Array(10).fill(lr('discard', '1.5e-3')))).toBe(1)
+    expect(w([lr('keep', '1.5e-3')])).toBeLessThan(1)
   })
 
   it('learns from trusted peers\' outcomes as from its own: what the swarm discarded again and again is drawn less', () => {

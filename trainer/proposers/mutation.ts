@@ -25,7 +25,7 @@
 import { contentHash } from '../../protocol/index.ts'
 import { seededRandom } from '../random.ts'
 import { analyse, sharedLines, type Analysis, type Value } from './constraints.ts'
-import type { PastExperiment, Proposal, ProposeContext, Proposer } from './types.ts'
+import type { Proposal, ProposeContext, Proposer } from './types.ts'
 
 export interface Constant { file: string, line: number, name: string, raw: string, value: number | boolean, kind: 'int' | 'float' | 'bool' }
 
@@ -108,21 +108,25 @@ function direction (from: string, to: string): string {
   return Number.isNaN(a) ? to : b > a ? 'up' : 'down'
 }
 
+/** One tried change as the weights see it: a constant, a direction, and what came of it. */
+export interface TriedChange { name: string, dir: string, status: string }
+
+const WEIGHED_STATUSES: ReadonlySet<string> = new Set(['keep', 'discard', 'crash'])
+
 /**
  * What the weights learn from: this node's own experiments, and trusted peers'
  * one-constant changes (their descriptions name the change). A lone node
  * learns which knobs are already well set from its own discards; a swarm
  * learns it from all of its nodes' at once.
  */
-export function learnedFrom (ctx: Pick<ProposeContext, 'history' | 'swarmOutcomes'>): PastExperiment[] {
-  const peers: PastExperiment[] = []
-  for (const o of ctx.swarmOutcomes ?? []) {
-    const d = MUTATION_RE.exec(o.description)
-    if (d == null) continue
-    const mutation: Mutation = { file: '', name: d[1]!, from: d[2]!, to: d[3]! }
-    peers.push({ parent: '', status: o.status, description: o.description, val_bpb: null, detail: { mutation } })
+export function learnedFrom (ctx: Pick<ProposeContext, 'history' | 'swarmOutcomes'>): TriedChange[] {
+  const out: TriedChange[] = []
+  const add = (m: { name: string, from: string, to: string } | null | undefined, status: string): void => {
+    if (m != null && WEIGHED_STATUSES.has(status)) out.push({ name: m.name, dir: direction(m.from, m.to), status })
   }
-  return peers.length === 0 ? ctx.history : [...ctx.history, ...peers]
+  for (const h of ctx.history) add(h.detail?.mutation as Mutation | undefined, h.status)
+  for (const o of ctx.swarmOutcomes ?? []) add(changeNamed(o.description), o.status)
+  return out
 }
 
 /**
@@ -133,20 +137,19 @@ export function learnedFrom (ctx: Pick<ProposeContext, 'history' | 'swarmOutcome
  * drawing every node of a swarm onto the same change, and ten discards weigh a
  * change down to a quarter.
  */
-export function weightOf (name: string, dir: string, history: PastExperiment[]): number {
+export function weightOf (name: string, dir: string, tried: readonly TriedChange[]): number {
   let kept = 0
   let tries = 0
   let w = 1
-  for (const h of history) {
-    const m = h.detail?.mutation as Mutation | undefined
-    if (m?.name !== name || !['keep', 'discard', 'crash'].includes(h.status)) continue
-    if (direction(m.from, m.to) !== dir) {
-      if (h.status === 'keep') w *= 0.7
+  for (const t of tried) {
+    if (t.name !== name) continue
+    if (t.dir !== dir) {
+      if (t.status === 'keep') w *= 0.7
       continue
     }
     tries++
-    if (h.status === 'keep') kept++
-    else if (h.status === 'crash') w *= 0.5
+    if (t.status === 'keep') kept++
+    else if (t.status === 'crash') w *= 0.5
   }
   return Math.max(w * 3 * (kept + 1) / (tries + 3), 0.05)
 }
@@ -216,15 +219,21 @@ export const notKnownCrash: OptionFilter = (o, { ctx }) => {
   return null
 }
 
+/** The constant and values a description names ("N_HEAD 4 -> 3"), or null for anything else. */
+function changeNamed (description: string): { name: string, from: string, to: string } | null {
+  const d = MUTATION_RE.exec(description)
+  return d == null ? null : { name: d[1]!, from: d[2]!, to: d[3]! }
+}
+
 /**
  * The one-constant change a description names ("N_HEAD 4 -> 3"), with its
  * surroundings read from the file it was made on; null for anything else
  * (an LLM's or agent's change says nothing a constant filter can use).
  */
 export function mutationOf (description: string, parentFiles: Record<string, string>, editable: readonly string[]): Mutation | null {
-  const d = MUTATION_RE.exec(description)
-  if (d == null) return null
-  const [, name, from, to] = d as unknown as [string, string, string, string]
+  const change = changeNamed(description)
+  if (change == null) return null
+  const { name, from, to } = change
   for (const file of editable) {
     const text = parentFiles[file]
     if (text == null || !file.endsWith('.py')) continue
@@ -311,7 +320,7 @@ export function viableOptions (ctx: ProposeContext, filters: readonly OptionFilt
 }
 
 /** One option, drawn by weight. */
-export function pick (opts: MutationOption[], history: PastExperiment[], random: () => number): MutationOption | null {
+export function pick (opts: MutationOption[], tried: readonly TriedChange[], random: () => number): MutationOption | null {
   if (opts.length === 0) return null
   // Weighed once per constant and direction: the history may be long.
   const memo = new Map<string, number>()
@@ -319,7 +328,7 @@ export function pick (opts: MutationOption[], history: PastExperiment[], random:
     const dir = direction(o.constant.raw, o.to)
     const key = `${o.constant.name} ${dir}`
     let w = memo.get(key)
-    if (w == null) memo.set(key, w = weightOf(o.constant.name, dir, history))
+    if (w == null) memo.set(key, w = weightOf(o.constant.name, dir, tried))
     return w
   })
   let r = random() * weights.reduce((s, w) => s + w, 0)
