@@ -51,8 +51,11 @@ export const STREAM_ERROR_CODES = [
   'not-found', 'bad-request' // for handlers to throw
 ] as const
 export type StreamErrorCode = typeof STREAM_ERROR_CODES[number]
-/** Codes only the asking side can know; in a peer's ERROR frame they read as `protocol`. */
-const LOCAL_ONLY_CODES: readonly string[] = ['closed', 'dial', 'aborted']
+/**
+ * Codes only the asking side can know (the network or the asker ended the
+ * exchange, the peer said nothing); in a peer's ERROR frame they read as `protocol`.
+ */
+export const LOCAL_ONLY_CODES: readonly string[] = ['closed', 'dial', 'aborted']
 
 export class StreamError extends Error {
   override readonly name = 'StreamError'

@@ -20,6 +20,7 @@ import { claimedFigure, contentHash, messageId, type ResultMsg } from '../../pro
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
 import type { ExperimentOrigin } from '../../trainer/results-log.ts'
 import { stackChange } from '../../trainer/stack.ts'
+import { LOCAL_ONLY_CODES } from '../streams.ts'
 import { claimedGain, considerResult, farGain, considerStack, reproduceRank, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
@@ -499,7 +500,7 @@ function origin (p: Pending): ExperimentOrigin {
  * deadline that passed after the connection itself was gone).
  */
 export function fetchFailure (code: string | undefined, stillConnected: boolean): 'held' | 'refused' | 'cut' {
-  if (code === 'closed' || code === 'dial' || code === 'aborted') return 'cut'
+  if (code != null && LOCAL_ONLY_CODES.includes(code)) return 'cut'
   if (code === 'timeout') return stillConnected ? 'held' : 'cut'
   return 'refused'
 }
