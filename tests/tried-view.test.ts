@@ -71,4 +71,11 @@ describe('tried view', () => {
     expect(all[0]).toEqual({ description: 'q0->c', status: 'discard' })
     expect(all.at(-1)).toEqual({ description: `q${MAX_OUTCOMES - 1}->c`, status: 'discard' })
   })
+
+  it('keeps free keys\' runs out of what the proposer learns from, so a flood of them cannot push trusted peers\' out', () => {
+    const v = view()
+    v.add(ran(trusted, 'p', 'kept', 'keep'))
+    for (let i = 0; i < 2 * MAX_OUTCOMES; i++) v.add(ran(stranger, `f${i}`, 'c'))
+    expect(v.outcomes()).toEqual([{ description: 'p->kept', status: 'keep' }])
+  })
 })

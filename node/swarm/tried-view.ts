@@ -61,7 +61,11 @@ export class TriedView {
   }
 
   add (r: ResultMsg): void {
-    if (r.status === 'crash' && r.author !== this.init.self) void this.rememberCrash(r)
+    // What the proposer learns from (peers' crashes and outcomes, both bounded) takes only authors
+    // trusted when their run arrives, so free keys cannot push trusted peers' runs out of it.
+    // Reading filters again: trust can be lost later.
+    const learn = r.author !== this.init.self && this.trusted(r.author)
+    if (r.status === 'crash' && learn) void this.rememberCrash(r)
     const children = this.byParent.get(r.parent) ?? new Map<string, Ran[]>()
     // Re-inserted: the parent heard of most recently is forgotten last.
     this.byParent.delete(r.parent)
@@ -70,7 +74,7 @@ export class TriedView {
     if (!runs.some(x => x.author === r.author && x.status === r.status)) {
       runs.push({ author: r.author, status: r.status, description: r.description })
       this.runs++
-      if (r.author !== this.init.self) {
+      if (learn) {
         this.peerOutcomes.push({ author: r.author, status: r.status, description: r.description })
         if (this.peerOutcomes.length > MAX_OUTCOMES) this.peerOutcomes.shift()
       }
