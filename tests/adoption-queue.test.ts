@@ -41,7 +41,7 @@ async function makeInbox (): Promise<{ inbox: SwarmInbox, trust: TrustBook }> {
   // No connections: the queue's policy is all this exercises.
   const components = { logger: defaultLogger(), connectionManager: { getConnections: () => [] } } as unknown as SwarmComponents
   const inbox = new SwarmInbox(components, {
-    project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], store, trust, tried, onEvent: () => {},
+    project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], noiseMargin: MARGIN, store, trust, tried, onEvent: () => {},
     // This node verified a gain of 0.05: a claimed gain over 0.15 is far.
     initial: { baseline: { content: contentHash(BASE), value: 2.5, files: BASE }, tried: new Set(), experiments: 10, largestGain: 0.05, margin: MARGIN, lineage: new Set([contentHash(BASE)]), stacked: new Set() }
   })
@@ -86,6 +86,39 @@ describe('adoption queue under a flood of free keys', () => {
     // Its claim is worse than every claim on faith in the queue, and still goes in.
     expect(inbox.offer(await claim(known, 2.45, 'known'))).toBeNull()
     expect(inbox.size).toBe(ADOPTION_MAX_PENDING)
+  })
+})
+
+describe('a keep made on content this node holds', () => {
+  it('is rebuilt from the diff it carries, with no peer to fetch from, and only when that hashes to the content it names', async () => {
+    const parent = { 'train.py': 'A = 1\nB = 2\nC = 3\n' }
+    const child = { 'train.py': 'A = 1\nB = 20\nC = 3\n' }
+    const diff = 'diff --git a/train.py b/train.py\nindex 1111111..2222222 100644\n--- a/train.py\n+++ b/train.py\n@@ -1,3 +1,3 @@\n A = 1\n-B = 2\n+B = 20\n C = 3\n'
+    const store = await SwarmStore.open(await tempDir('rebuild'), { self: peerOf(me) })
+    await store.putContent(parent)
+    // A private swarm: a member's confirmed keep is adopted with no run, so its content is wanted at once.
+    const trust = new TrustBook({ self: peerOf(me), margin: MARGIN, privateSwarm: true })
+    const tried = new TriedView({ self: peerOf(me), trust, claims: () => [] })
+    const components = { logger: defaultLogger(), connectionManager: { getConnections: () => [] } } as unknown as SwarmComponents
+    const snapshot = { baseline: { content: contentHash(parent), value: 2.5, files: parent }, tried: new Set<string>(), experiments: 10, largestGain: 0.05, margin: MARGIN, lineage: new Set([contentHash(parent)]), stacked: new Set<string>() }
+    const inbox = new SwarmInbox(components, { project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], noiseMargin: MARGIN, store, trust, tried, onEvent: () => {}, initial: snapshot })
+    inbox.start()
+    try {
+      const keep = (over: Partial<ResultMsg>): Promise<ResultMsg> => signMessage(resultBody({ parent: contentHash(parent), child: contentHash(child), diff, val_bpb: 2.0, metrics: { baseline_bpb: 2.5, first_run: 2.0, confirm_run: 2.0 }, description: 'B 2 -> 20', time: T0, ...over }), keys[0]!) as Promise<ResultMsg>
+      // The same diff under a result naming other content: the hash, not the diff, says what it is.
+      const lying = await keep({ child: contentHash({ 'train.py': 'A = 1\nB = 99\nC = 3\n' }), description: 'lies', time: T0 + 1 })
+      expect(inbox.offer(lying)).toBeNull()
+      const honest = await keep({})
+      expect(inbox.offer(honest)).toBeNull()
+      const deadline = Date.now() + 5000
+      while (await store.getContent(honest.child) == null && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+      expect(await store.getContent(honest.child)).toEqual(child)
+      expect(await store.getContent(lying.child)).toBeNull()
+      expect(await inbox.next(snapshot, new AbortController().signal)).toMatchObject({ kind: 'adopt', files: child, figure: 2.0 })
+    } finally {
+      inbox.stop()
+      store.close()
+    }
   })
 })
 

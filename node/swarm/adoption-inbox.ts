@@ -4,8 +4,9 @@
  * what to reproduce, and whose change to stack onto our baseline. The loop
  * never waits on the network for them: content is fetched in the background,
  * with deadlines, from the author, then from peers that ran it, then from
- * anyone connected, and must hash to what the result names; `next` hands out
- * only what is already here. A claim whose content nobody serves is dropped
+ * anyone connected, and must hash to what the result names; a keep whose
+ * parent is here (most often our own baseline) is rebuilt from its diff
+ * instead, with no fetch. `next` hands out only what is already here. A claim whose content nobody serves is dropped
  * and counts against its author when a peer held or refused the ask (not when
  * the network cut it off: a relayed link that kept dropping). What is worth a run, and when, is the
  * adoption policy's call (adoption.ts) on this node's evidence (trust.ts);
@@ -16,6 +17,7 @@
  */
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { applyDiff } from '../../protocol/apply-diff.ts'
 import { claimedFigure, contentHash, messageId, type ResultMsg } from '../../protocol/index.ts'
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
 import type { ExperimentOrigin } from '../../trainer/results-log.ts'
@@ -42,6 +44,8 @@ export interface SwarmInboxInit {
   track: string
   self: string
   editable: string[]
+  /** The manifest's noise margin: the project's own yardstick (adoption.ts: `Mine.floor`). */
+  noiseMargin: number
   store: SwarmStore
   trust: TrustBook
   /** Who ran or runs what (trusted peers only). */
@@ -69,6 +73,8 @@ interface Pending {
   /** Rounds of asking done, and when the next may start. */
   rounds: number
   retryAt: number
+  /** Whether it was looked for here (in the store, or rebuilt from its parent and diff) before any fetch. */
+  triedHere?: boolean
 }
 
 /** A stacked candidate worked out for one baseline: its files, or why there is none. */
@@ -263,7 +269,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
 
   private mine (): Mine {
     const i = this.init
-    return { project: i.project, track: i.track, peerId: i.self, baseline: this.snapshot.baseline.value, baselineContent: this.snapshot.baseline.content, margin: this.snapshot.margin }
+    return { project: i.project, track: i.track, peerId: i.self, baseline: this.snapshot.baseline.value, baselineContent: this.snapshot.baseline.content, margin: this.snapshot.margin, floor: i.noiseMargin }
   }
 
   private unverified (r: ResultMsg): boolean {
@@ -406,8 +412,20 @@ export class SwarmInbox implements AdoptionInbox, Component {
   private pump (): void {
     if (this.controller == null) return
     for (const p of this.queue()) {
-      if (this.fetching >= PREFETCH_CONCURRENCY) return
       if (p.state !== 'waiting' || p.retryAt > Date.now() || !['adopt', 'reproduce', 'stack'].includes(this.decide(p, false).action)) continue
+      // Rebuilt from content here takes no network slot: a keep made on our baseline is ready at once.
+      if (!p.triedHere) {
+        p.triedHere = true
+        p.state = 'fetching'
+        void this.fromHere(p.result).then(ok => {
+          if (this.pending.get(p.id) !== p) return
+          if (ok) this.ready(p)
+          else p.state = 'waiting'
+          this.pump()
+        })
+        continue
+      }
+      if (this.fetching >= PREFETCH_CONCURRENCY) return
       p.state = 'fetching'
       this.fetching++
       void this.prefetch(p).finally(() => { this.fetching--; this.pump() })
@@ -461,6 +479,22 @@ export class SwarmInbox implements AdoptionInbox, Component {
     if (!answered) return
     trust.unserved(r.author)
     this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} in ${rounds} rounds of up to ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
+  }
+
+  /**
+   * The result's content is here, or can be made here: its parent's content
+   * with its diff applied, when that hashes to what the result names (the
+   * diff is the author's word; the hash is not).
+   */
+  private async fromHere (r: ResultMsg): Promise<boolean> {
+    const { store, editable } = this.init
+    if (await store.getContent(r.child) != null) return true
+    const parent = await store.getContent(r.parent)
+    if (parent == null) return false
+    const files = applyDiff(parent, r.diff, editable)
+    if (files == null || contentHash(files) !== r.child) return false
+    await store.putContent(files)
+    return true
   }
 
   private ready (p: Pending): void {
