@@ -76,6 +76,8 @@ const DEFAULT_IDENTITY = { name: 'swarm-node', email: 'swarm-node@localhost' }
 const INIT_MARKER = 'swarm-node-init'
 const TMP_PREFIX = 'swarm-node-tmp-'
 const COMMIT_FLAGS = ['--no-verify', '--no-gpg-sign', '--cleanup=verbatim']
+/** A full object name (SHA-1 or SHA-256), which no option or revision expression looks like. */
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 
 export class Workspace {
   readonly branch: string
@@ -83,6 +85,8 @@ export class Workspace {
   private queue: Promise<unknown> = Promise.resolve()
   /** Hash of the repository config as open() left it. */
   private configHash = ''
+  /** HEAD when it is the candidate commitCandidate made, and that commit's parent. */
+  private candidate: { commit: string, parent: string } | null = null
 
   private constructor (
     private readonly git: SimpleGit,
@@ -187,6 +191,7 @@ export class Workspace {
     return this.serial(async () => {
       const s = this.setup
       this.setup = null
+      this.candidate = null
       if (s == null) return null
       if (s.kind === 'init') {
         if (!(await ownInitialCommit(this.git))) return null
@@ -251,24 +256,37 @@ export class Workspace {
     return this.serial(() => listChanged(this.git))
   }
 
+  /**
+   * Commits the editable files as they are in the working tree (only those:
+   * anything else staged stays out) and returns the new commit. Three git
+   * processes in the common case: a candidate's loop is short, and each spawn
+   * of a large node process costs it real time.
+   */
   commitCandidate (message: string): Promise<string> {
     return this.serial(async () => {
       if (message.trim() === '') throw new WorkspaceError('commit message is empty')
-      await run(this.git, ['reset', '-q']) // drop anything staged by someone else
+      this.candidate = null
       const tracked = new Set(splitZ(await run(this.git, ['ls-files', '-z', '--', ...literal(this.editable)])))
       const present = this.editable.filter(p => tracked.has(p) || existsSync(join(this.dir, p)))
-      if (present.length > 0) await run(this.git, ['add', '-A', '--', ...literal(present)])
-      const staged = splitZ(await run(this.git, ['diff', '--cached', '--name-only', '-z']))
-      if (staged.length === 0) throw new NothingToCommitError('no editable file differs from HEAD; nothing to commit')
-      await run(this.git, ['commit', '-q', ...COMMIT_FLAGS, '-m', message])
-      return this.resolveCommit('HEAD')
+      const nothing = (): NothingToCommitError => new NothingToCommitError('no editable file differs from HEAD; nothing to commit')
+      if (present.length === 0) throw nothing()
+      // A commit of only these paths takes files git knows; a new editable file is added first.
+      const fresh = present.filter(p => !tracked.has(p))
+      if (fresh.length > 0) await run(this.git, ['add', '-A', '--', ...literal(fresh)])
+      if (await tryRaw(this.git, ['commit', '-q', ...COMMIT_FLAGS, '-m', message, '--only', '--', ...literal(present)]) === null) throw nothing()
+      const [commit, parent] = (await run(this.git, ['rev-parse', 'HEAD', 'HEAD^'])).trim().split('\n')
+      this.candidate = { commit: commit!, parent: parent! }
+      return commit!
     })
   }
 
   resetTo (sha: string): Promise<void> {
     return this.serial(async () => {
-      const target = await this.resolveCommit(sha)
-      await this.refuseToOverwriteOutputs(target)
+      // Back from our own candidate to its parent only editable files change: no run output can be in the way.
+      const back = this.candidate != null && this.candidate.parent === sha
+      this.candidate = null
+      const target = back ? sha : await this.resolveCommit(sha)
+      if (!back) await this.refuseToOverwriteOutputs(target)
       await run(this.git, ['reset', '-q', '--hard', target])
       // Without -x: ignored outputs (data/, run.log, ...) are left alone.
       await run(this.git, ['clean', '-q', '-f', '-d'])
@@ -277,9 +295,15 @@ export class Workspace {
 
   diff (fromSha: string, toSha: string): Promise<string> {
     return this.serial(async () => {
-      const from = await this.resolveCommit(fromSha)
-      const to = await this.resolveCommit(toSha)
-      return run(this.git, ['diff', '--no-color', '--no-ext-diff', '--no-textconv', from, to, '--', ...literal(this.editable)])
+      // Full object names need no lookup first; one that is not here fails the diff, and the lookup then says which.
+      const [from, to] = [FULL_SHA.test(fromSha) ? fromSha : await this.resolveCommit(fromSha), FULL_SHA.test(toSha) ? toSha : await this.resolveCommit(toSha)]
+      try {
+        return await run(this.git, ['diff', '--no-color', '--no-ext-diff', '--no-textconv', from, to, '--', ...literal(this.editable)])
+      } catch (err) {
+        await this.resolveCommit(from)
+        await this.resolveCommit(to)
+        throw err
+      }
     })
   }
 
