@@ -64,7 +64,7 @@ import { reachability, type ReachabilityInit, type ReachabilityService } from '.
 import { AMINO_PROTOCOL, rendezvous, type Rendezvous } from './rendezvous/index.ts'
 import {
   AMINO_MAX_CONNECTIONS, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DIAL_TIMEOUT_MS, HUB_MAX_CONNECTIONS, HUB_MAX_PENDING_INBOUND,
-  GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_HEARTBEAT_MS, GOSSIP_MAX_MESSAGE_BYTES, LOCAL_INBOUND_CONNECTION_THRESHOLD,
+  GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_HEARTBEAT_MS, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_MESSAGE_BYTES, LOCAL_INBOUND_CONNECTION_THRESHOLD,
   SCORE_FIRST_DELIVERY_CAP, SCORE_FIRST_DELIVERY_DECAY, SCORE_FIRST_DELIVERY_WEIGHT, SCORE_INVALID_DECAY,
   SCORE_INVALID_WEIGHT, SCORE_TIME_IN_MESH_CAP, SCORE_TIME_IN_MESH_WEIGHT
 } from './constants.ts'
@@ -191,6 +191,7 @@ export async function createSwarmLibp2p (opts: SwarmLibp2pOptions): Promise<Swar
         awaitRpcMessageHandler: true,
         D: GOSSIP_D, Dlo: GOSSIP_DLO, Dhi: GOSSIP_DHI, Dout: GOSSIP_DOUT, Dscore: GOSSIP_DSCORE, Dlazy: GOSSIP_DLAZY,
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
+        idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
         maxInboundDataLength: opts.gossip?.maxMessageBytes ?? GOSSIP_MAX_MESSAGE_BYTES,
         scoreParams: {
           // Every member of a local swarm shares 127.0.0.1: without this the
