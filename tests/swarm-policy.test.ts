@@ -58,7 +58,7 @@ describe('the claim rule and the attestation', () => {
 })
 
 describe('adoption policy', () => {
-  const me = (baseline: number | null) => ({ project: PROJECT, track: 'cpu', peerId: 'me', baseline, baselineContent: contentHash({ 'train.py': 'a' }), margin: MARGIN })
+  const me = (baseline: number | null) => ({ project: PROJECT, track: 'cpu', peerId: 'me', baseline, baselineContent: contentHash({ 'train.py': 'a' }), margin: MARGIN, floor: MARGIN })
   const claimed = (figure: number): Evidence => ({ kind: 'claimed', figure, reproducers: 0, failed: 0 })
   const facts = (over: Partial<Facts> = {}): Facts => ({ standing: 'unknown', evidence: claimed(2.0), tried: false, largestGain: 0, budget: true, ...over })
 
@@ -109,6 +109,12 @@ describe('adoption policy', () => {
     // One run, but 25 margins: the keep rule keeps that on one run (DECISIVE_MARGINS), so it counts as confirmed.
     const decisive = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.5 }, description: 'decisive' })
     expect(considerResult(decisive, me(2.5), facts({ member: true })).action).toBe('adopt')
+    // Decisive by the project's margin though not by the larger one this node measured for itself (its own noise):
+    // the author's keep rule kept it on one run, and every node of the swarm reads that alike.
+    const fiveMargins = await result(keys[0]!, { val_bpb: 2.0, metrics: { baseline_bpb: 2.0 + 5 * MARGIN }, description: 'five margins' })
+    const noisyHere = { ...me(2.5), margin: 3 * MARGIN }
+    expect(considerResult(fiveMargins, noisyHere, facts({ member: true })).action).toBe('adopt')
+    expect(considerResult(single, noisyHere, facts({ member: true, budget: false })).action).toBe('reproduce')
     expect(considerResult(confirmed, me(2.5), facts({ member: true }))).toMatchObject({ action: 'adopt', figure: 2.0, reason: expect.stringMatching(/member's confirmed keep/) })
     // Not a member (a public swarm): its word alone is a claim.
     expect(considerResult(confirmed, me(2.5), facts({ member: false })).action).toBe('reproduce')

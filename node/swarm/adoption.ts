@@ -44,7 +44,13 @@ export interface Mine {
   baseline: number | null
   /** Content hash of our baseline. */
   baselineContent: string
+  /** The noise margin in force here (trainer/noise.ts: this node's own noise, measured). */
   margin: number
+  /**
+   * The project's noise margin (the manifest's): the one yardstick every node
+   * of the project shares, where each node's measured margin is its own.
+   */
+  floor: number
 }
 
 /** What this node's trust says about a result, and what it can afford. */
@@ -98,14 +104,19 @@ function fnv1a (text: string): number {
 
 /**
  * A keep that passed the keep rule's confirmation: a second run (the loop
- * records both in its metrics), or a gain so far beyond our margin that the
- * rule keeps it on one run (trainer/decide.ts: DECISIVE_MARGINS).
+ * records both in its metrics), or a gain so far beyond the noise that the
+ * rule keeps it on one run (trainer/decide.ts: DECISIVE_MARGINS). Judged by
+ * the project's margin (`floor`), not by this node's measured one: the author
+ * kept it on one run only past DECISIVE_MARGINS of its own margin, which is at
+ * least the project's, so every honest decisive keep passes here on every node,
+ * whatever noise each happened to measure (three runs give σ to within a
+ * factor of two), and a swarm does not split on whose keep counts.
  */
-export function confirmedKeep (r: ResultMsg, margin: number): boolean {
+export function confirmedKeep (r: ResultMsg, floor: number): boolean {
   if (r.status !== 'keep') return false
   if (typeof r.metrics.first_run === 'number' && typeof r.metrics.confirm_run === 'number') return true
   const gain = claimedGain(r)
-  return gain != null && gain >= DECISIVE_MARGINS * margin
+  return gain != null && gain >= DECISIVE_MARGINS * floor
 }
 
 /** The gain a keep claims over the baseline it was made on; null when it does not say. */
@@ -120,11 +131,11 @@ export function claimedGain (r: ResultMsg): number | null {
  * attesters' reproductions (their median figure), or a private swarm member's
  * confirmed keep (its figure). Free keys never get here: they weigh nothing.
  */
-export function evidenceInPlaceOfARun (r: ResultMsg, f: Pick<Facts, 'evidence' | 'member'>, margin: number): { figure: number, words: string } | null {
+export function evidenceInPlaceOfARun (r: ResultMsg, f: Pick<Facts, 'evidence' | 'member'>, floor: number): { figure: number, words: string } | null {
   const e = f.evidence
   if (e.kind === 'reproduced' && e.figure != null) return { figure: e.figure, words: `reproduced by ${e.reproducers} trusted peer${e.reproducers === 1 ? '' : 's'}` }
   const figure = claimedFigure(r)
-  if (f.member === true && e.kind === 'claimed' && e.failed === 0 && figure != null && confirmedKeep(r, margin)) return { figure, words: 'a member\'s confirmed keep' }
+  if (f.member === true && e.kind === 'claimed' && e.failed === 0 && figure != null && confirmedKeep(r, floor)) return { figure, words: 'a member\'s confirmed keep' }
   return null
 }
 
@@ -156,7 +167,7 @@ export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
   const figure = reproduced ? f.evidence.figure : claimedFigure(r)
   if (figure == null || me.baseline == null) return { action: 'ignore', reason: 'no figure to compare' }
   if (!(figure < me.baseline - me.margin)) return { action: 'ignore', reason: `${reproduced ? 'reproduced at' : 'claims'} ${figure.toFixed(4)}, not better than our ${me.baseline.toFixed(4)}` }
-  const evidence = evidenceInPlaceOfARun(r, f, me.margin)
+  const evidence = evidenceInPlaceOfARun(r, f, me.floor)
   if (evidence != null) return { action: 'adopt', reason: `${evidence.words} at ${evidence.figure.toFixed(4)} vs our ${me.baseline.toFixed(4)}`, figure: evidence.figure }
   const why = `claims ${figure.toFixed(4)} vs our ${me.baseline.toFixed(4)}`
   // One reproduction for the swarm: a trusted peer's attestation will be evidence here.

@@ -131,7 +131,7 @@ export class SwarmService implements Component {
       onFlood: peer => { void components.connectionManager.closeConnections(peerIdFromString(peer)).catch(() => {}) }
     })
     this.inbox = swarmInbox({
-      project: project.id, track: init.track, self: init.peerId, editable: project.editable, store, trust: this.trust, tried: this.tried,
+      project: project.id, track: init.track, self: init.peerId, editable: project.editable, noiseMargin: project.margin, store, trust: this.trust, tried: this.tried,
       initial: init.initial,
       onEvent: e => {
         emit(e)
