@@ -74,8 +74,8 @@ export function applyDiff (parent: Readonly<Files>, diff: string, editable: read
     if (from === undefined || to === undefined || (from == null && to == null)) return null
     if (from != null && to != null && from !== to) return null
     const path = (to ?? from)!
-    if (from != null && !(from in parent)) return null
-    if (from == null && path in parent) return null
+    if (from != null && !Object.hasOwn(parent, from)) return null
+    if (from == null && Object.hasOwn(parent, path)) return null
     const old = from == null ? [] : lines(parent[from]!)
     const made: Line[] = []
     let at = 0 // next old line to copy

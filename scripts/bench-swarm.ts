@@ -19,7 +19,7 @@
  * an arm; progress is each node's own baseline figure (there is no noiseless
  * value), and time to target is measured only when --target is given.
  *
- *   npm run bench:swarm [-- --seeds 3 --seconds 90 --arms isolated,swarm-8,swarm-4-2-2
+ *   npm run bench:swarm [-- --seeds 3 --seconds 120 --arms isolated,swarm-8,swarm-4-2-2
  *                          --target 1.10 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
  *   npm run bench:swarm -- --real [--seconds 1800 --budget 60 --seeds 1 --target 2.1]
  *   npm run bench:swarm -- --from bench-results/swarm.json    # the table of an earlier run again
@@ -72,7 +72,7 @@ args['json-out'] ??= real ? 'bench-results/swarm-real.json' : 'bench-results/swa
 args.logs ??= real ? 'bench-results/swarm-real-logs' : 'bench-results/swarm-logs'
 const ARMS = real ? REAL_ARMS : LANDSCAPE_ARMS
 const seeds = Array.from({ length: Number(args.seeds ?? (real ? 1 : 3)) }, (_, i) => i + 1)
-const seconds = Number(args.seconds ?? (real ? 1800 : 90))
+const seconds = Number(args.seconds ?? (real ? 1800 : 120))
 const arms = (args.arms ?? ARMS.map(a => a.name).join(',')).split(',').map(name => {
   const a = ARMS.find(x => x.name === name)
   if (a == null) throw new Error(`unknown arm ${name} (known: ${ARMS.map(x => x.name).join(', ')})`)

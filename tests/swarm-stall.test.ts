@@ -10,9 +10,11 @@
  * Content refused quickly (not served yet, a link that flapped) is asked for
  * again later: an honest author is not dropped for a blip.
  */
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { contentHash, type ResultMsg } from '../protocol/index.ts'
-import { cleanupFixtures } from './helpers/fixtures.ts'
+import { cleanupFixtures, fixtureCopy } from './helpers/fixtures.ts'
 import {
   baselineDone, fixtureTrain, ms, rawHangFetch, rawPublishMessage, rawServe, rawSign, resultFor, startRawPeer, startTrainer, stopAll, untilSubscribed, type Ev
 } from './helpers/swarm-procs.ts'
@@ -24,7 +26,12 @@ afterAll(cleanupFixtures)
 
 describe('a peer whose fetches never answer', () => {
   it('costs the research loop under a second of idle per experiment', async () => {
-    const h = await startTrainer('H', { seed: 3, confirm: false })
+    // Runs of 0.8 s: the fixture's three constants give the proposer a few dozen ideas, and the
+    // stall lasts up to a minute, during which H must still have something to run.
+    const dir = await fixtureCopy('autoresearch')
+    const train = join(dir, 'train.py')
+    await writeFile(train, (await readFile(train, 'utf8')).replace('sleep_s = 0.2', 'sleep_s = 0.8'))
+    const h = await startTrainer('H', { dir, seed: 3, confirm: false })
     await h.proc.waitFor(baselineDone, 20_000, 'H baseline')
     const staller = await startRawPeer('staller', { project: h.project, bootstrap: [h.addr!] })
     await rawHangFetch(staller)

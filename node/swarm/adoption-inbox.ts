@@ -417,7 +417,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       if (!p.triedHere) {
         p.triedHere = true
         p.state = 'fetching'
-        void this.fromHere(p.result).then(ok => {
+        void this.fromHere(p.result).catch(() => false).then(ok => {
           if (this.pending.get(p.id) !== p) return
           if (ok) this.ready(p)
           else p.state = 'waiting'
