@@ -2,35 +2,32 @@
  * Kept results from the swarm, handed to the research loop one at a time:
  * what to take as our baseline with no run (on evidence this node trusts),
  * what to reproduce, and whose change to stack onto our baseline. The loop
- * never waits on the network for them: content is fetched in the background,
- * with deadlines, from the author, then from peers that ran it, then from
- * anyone connected, and must hash to what the result names; a keep whose
- * parent is here (most often our own baseline) is rebuilt from its diff
- * instead, with no fetch. `next` hands out only what is already here. A claim whose content nobody serves is dropped
- * and counts against its author when a peer held or refused the ask (not when
- * the network cut it off: a relayed link that kept dropping). What is worth a run, and when, is the
- * adoption policy's call (adoption.ts) on this node's evidence (trust.ts);
- * who is running what in the swarm, the tried view's (tried-view.ts).
+ * never waits on the network for them: their content is made ready in the
+ * background (result-content.ts: from the store, rebuilt from a parent held
+ * here and the result's diff, or fetched from peers within a deadline) and
+ * `next` hands out only what is already here. A claim whose content nobody
+ * serves in a few rounds is dropped, and counts against its author when a
+ * peer held or refused the ask (not when the network cut it off: a relayed
+ * link that kept dropping). What is worth a run, and when, is the adoption
+ * policy's call (adoption.ts) on this node's evidence (trust.ts); who is
+ * running what in the swarm, the tried view's (tried-view.ts).
  *
  * Our own keeps come here too: once this node adopts another lineage, the
  * change of its own earlier keep is stacked onto it like a peer's.
  */
 import type { Logger } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { applyDiff } from '../../protocol/apply-diff.ts'
 import { claimedFigure, contentHash, messageId, type ResultMsg } from '../../protocol/index.ts'
 import type { Adoption, AdoptionInbox, AdoptionSnapshot } from '../../trainer/loop.ts'
 import type { ExperimentOrigin } from '../../trainer/results-log.ts'
 import { stackChange } from '../../trainer/stack.ts'
-import { LOCAL_ONLY_CODES } from '../streams.ts'
 import { claimedGain, considerResult, farGain, considerStack, reproduceRank, screenResult, type Decision, type Facts, type Mine } from './adoption.ts'
 import type { Component, SwarmComponents } from './components.ts'
 import { connectedPeers } from './components.ts'
 import {
-  ADOPTION_MAX_FAITH_PER_AUTHOR, ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY, PREFETCH_DEADLINE_MS, PREFETCH_MAX_PEERS, PREFETCH_PEER_TIMEOUT_MS,
+  ADOPTION_MAX_FAITH_PER_AUTHOR, ADOPTION_MAX_PENDING, AWAIT_VERDICT_MAX_MS, NEW_AUTHOR_EVERY, PREFETCH_CONCURRENCY,
   PREFETCH_RETRY_MS, PREFETCH_ROUNDS, REPRODUCE_STAGGER_MS, UNVERIFIED_EVERY
 } from './constants.ts'
-import { fetchContent } from './protocols.ts'
+import { ResultContent } from './result-content.ts'
 import type { SwarmStore } from './store.ts'
 import type { TriedView } from './tried-view.ts'
 import type { TrustBook } from './trust.ts'
@@ -103,8 +100,11 @@ export class SwarmInbox implements AdoptionInbox, Component {
   /** This node's turn (ms epoch) to run a result's content or change for the swarm, per result (and baseline, for a stack). */
   private readonly turns = new Map<string, number>()
 
+  private readonly content: ResultContent
+
   constructor (private readonly components: SwarmComponents, private readonly init: SwarmInboxInit) {
     this.log = components.logger.forComponent('swarm-node:adoption-inbox')
+    this.content = new ResultContent(components, init)
     this.snapshot = init.initial
   }
 
@@ -417,7 +417,7 @@ export class SwarmInbox implements AdoptionInbox, Component {
       if (!p.triedHere) {
         p.triedHere = true
         p.state = 'fetching'
-        void this.fromHere(p.result).catch(() => false).then(ok => {
+        void this.content.here(p.result).catch(() => false).then(ok => {
           if (this.pending.get(p.id) !== p) return
           if (ok) this.ready(p)
           else p.state = 'waiting'
@@ -433,39 +433,19 @@ export class SwarmInbox implements AdoptionInbox, Component {
   }
 
   private async prefetch (p: Pending): Promise<void> {
-    const { store, trust } = this.init
     const r = p.result
     const stop = this.controller?.signal ?? AbortSignal.abort()
-    if (await store.getContent(r.child) != null) {
+    const round = await this.content.ask(r, stop)
+    if (round.got) {
       this.ready(p)
       return
-    }
-    const signal = AbortSignal.any([stop, AbortSignal.timeout(this.init.deadlineMs ?? PREFETCH_DEADLINE_MS)])
-    const asked: string[] = []
-    let held = false
-    // Some peer answered without the content, or held the stream: not only the network failed us.
-    let answered = false
-    for (const peer of this.sources(r)) {
-      if (signal.aborted) break
-      asked.push(peer)
-      try {
-        const files = await fetchContent(this.components, peerIdFromString(peer), r.project, r.child, this.init.editable, signal, this.init.peerTimeoutMs ?? PREFETCH_PEER_TIMEOUT_MS)
-        await store.putContent(files)
-        this.ready(p)
-        return
-      } catch (err: any) {
-        const failure = fetchFailure(err?.code, connectedPeers(this.components).some(x => x.toString() === peer))
-        if (failure === 'held') held = true
-        if (failure !== 'cut') answered = true
-        this.log('fetch of %s from %s failed (%s) - %e', r.child, peer, failure, err)
-      }
     }
     if (stop.aborted || this.pending.get(p.id) !== p) return
     p.rounds++
     const rounds = this.init.rounds ?? PREFETCH_ROUNDS
     // Held past a deadline is how a staller behaves: dropped at once. Refused or cut off quickly
     // (a flapping relayed link, a peer restarting) is asked again, later.
-    if (!held && !signal.aborted && p.rounds < rounds) {
+    if (!round.held && !round.timedOut && p.rounds < rounds) {
       // Another round later, from whoever has it then.
       const pause = (this.init.retryMs ?? PREFETCH_RETRY_MS) * p.rounds
       p.state = 'waiting'
@@ -476,44 +456,15 @@ export class SwarmInbox implements AdoptionInbox, Component {
     this.pending.delete(p.id)
     // Nobody to ask, or every ask cut off by the network (a relayed link that kept dropping), is not
     // the author's fault; asked and refused, or held, is.
-    if (!answered) return
-    trust.unserved(r.author)
-    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${asked.length} peer${asked.length === 1 ? '' : 's'} in ${rounds} rounds of up to ${Math.round((this.init.deadlineMs ?? PREFETCH_DEADLINE_MS) / 1000)} s` })
-  }
-
-  /**
-   * The result's content is here, or can be made here: its parent's content
-   * with its diff applied, when that hashes to what the result names (the
-   * diff is the author's word; the hash is not).
-   */
-  private async fromHere (r: ResultMsg): Promise<boolean> {
-    const { store, editable } = this.init
-    if (await store.getContent(r.child) != null) return true
-    const parent = await store.getContent(r.parent)
-    if (parent == null) return false
-    const files = applyDiff(parent, r.diff, editable)
-    if (files == null || contentHash(files) !== r.child) return false
-    await store.putContent(files)
-    return true
+    if (!round.answered) return
+    this.init.trust.unserved(r.author)
+    this.init.onEvent({ type: 'adoption-dropped', result: p.id, author: r.author, reason: `its content was not served by ${round.asked} peer${round.asked === 1 ? '' : 's'} in ${rounds} rounds of up to ${Math.round(this.content.deadlineMs / 1000)} s` })
   }
 
   private ready (p: Pending): void {
     if (this.pending.get(p.id) !== p) return
     p.state = 'ready'
     this.wake()
-  }
-
-  /**
-   * Who should hold the content: the author, then peers that reported or
-   * attested a run of it, then anyone connected; those we are connected to
-   * first (a dial to a peer nobody can reach would eat the deadline).
-   */
-  private sources (r: ResultMsg): string[] {
-    const { store, self, trust } = this.init
-    const ran = store.byChild(r.child).map(m => m.author)
-    const connected = new Set(connectedPeers(this.components).map(p => p.toString()))
-    const all = [...new Set([r.author, ...ran, ...connected])].filter(p => p !== self && !trust.distrusted(p))
-    return [...all.filter(p => connected.has(p)), ...all.filter(p => !connected.has(p))].slice(0, PREFETCH_MAX_PEERS)
   }
 }
 
@@ -524,19 +475,6 @@ function figure (p: Pending): number {
 function origin (p: Pending): ExperimentOrigin {
   const r = p.result
   return { result: p.id, author: r.author, claimed: claimedFigure(r), track: r.track }
-}
-
-/**
- * Why a fetch failed, as the trust book sees it: the peer held the stream
- * past the deadline while the connection stayed up (a staller), answered
- * without the content (refused: not found, rate-limited, malformed), or the
- * network cut the ask off (the stream or connection went away, no dial, or a
- * deadline that passed after the connection itself was gone).
- */
-export function fetchFailure (code: string | undefined, stillConnected: boolean): 'held' | 'refused' | 'cut' {
-  if (code != null && LOCAL_ONLY_CODES.includes(code)) return 'cut'
-  if (code === 'timeout') return stillConnected ? 'held' : 'cut'
-  return 'refused'
 }
 
 export function swarmInbox (init: SwarmInboxInit): (components: SwarmComponents) => SwarmInbox {
