@@ -54,8 +54,7 @@ export function applyDiff (parent: Readonly<Files>, diff: string, editable: read
   if (text.at(-1) === '') text.pop()
   let i = 0
   while (i < text.length) {
-    const line = text[i]!
-    if (!line.startsWith('diff --git ')) return null
+    if (!text[i]!.startsWith('diff --git ')) return null
     i++
     let from: string | null | undefined
     let to: string | null | undefined
@@ -76,60 +75,60 @@ export function applyDiff (parent: Readonly<Files>, diff: string, editable: read
     const path = (to ?? from)!
     if (from != null && !Object.hasOwn(parent, from)) return null
     if (from == null && Object.hasOwn(parent, path)) return null
-    const old = from == null ? [] : lines(parent[from]!)
-    const made: Line[] = []
-    let at = 0 // next old line to copy
-    while (i < text.length && text[i]!.startsWith('@@')) {
-      const m = HUNK.exec(text[i]!)
-      if (m == null) return null
-      const oldStart = Number(m[1])
-      const oldCount = m[2] == null ? 1 : Number(m[2])
-      const newCount = m[4] == null ? 1 : Number(m[4])
-      // A hunk of zero old lines names the line before it.
-      const start = oldCount === 0 ? oldStart : oldStart - 1
-      if (start < at || start > old.length) return null
-      made.push(...old.slice(at, start))
-      at = start
-      i++
-      let seenOld = 0
-      let seenNew = 0
-      while (i < text.length && (seenOld < oldCount || seenNew < newCount || text[i]!.startsWith('\\'))) {
-        const h = text[i]!
-        const next = text[i + 1]
-        // "\ No newline at end of file" follows the line it speaks of.
-        const end = next?.startsWith('\\') === true ? '' : '\n'
-        const body = h.slice(1) + end
-        if (h.startsWith('\\')) {
-          i++
-          continue
-        }
-        if (h.startsWith(' ')) {
-          if (old[at] !== body) return null
-          made.push(body)
-          at++
-          seenOld++
-          seenNew++
-        } else if (h.startsWith('-')) {
-          if (old[at] !== body) return null
-          at++
-          seenOld++
-        } else if (h.startsWith('+')) {
-          made.push(body)
-          seenNew++
-        } else {
-          return null
-        }
-        i++
-      }
-      if (seenOld !== oldCount || seenNew !== newCount) return null
-    }
-    made.push(...old.slice(at))
+    const applied = applyHunks(from == null ? [] : lines(parent[from]!), text, i)
+    if (applied == null) return null
+    i = applied.next
     if (to == null) {
-      if (made.length > 0) return null
+      if (applied.made.length > 0) return null
       delete out[path]
     } else {
-      out[path] = made.join('')
+      out[path] = applied.made.join('')
     }
   }
   return out
+}
+
+/**
+ * One file's hunks, from `text[i]` on, applied to its old lines: the new
+ * lines and the index of the first line after the hunks, or null when a hunk
+ * does not match the old lines exactly.
+ */
+function applyHunks (old: readonly Line[], text: readonly string[], i: number): { made: Line[], next: number } | null {
+  const made: Line[] = []
+  let at = 0 // next old line to copy
+  const copyTo = (end: number): void => { for (; at < end; at++) made.push(old[at]!) }
+  while (i < text.length && text[i]!.startsWith('@@')) {
+    const m = HUNK.exec(text[i]!)
+    if (m == null) return null
+    const oldStart = Number(m[1])
+    const oldCount = m[2] == null ? 1 : Number(m[2])
+    const newCount = m[4] == null ? 1 : Number(m[4])
+    // A hunk of zero old lines names the line before it.
+    const start = oldCount === 0 ? oldStart : oldStart - 1
+    if (start < at || start > old.length) return null
+    copyTo(start)
+    i++
+    let seenOld = 0
+    let seenNew = 0
+    while (i < text.length && (seenOld < oldCount || seenNew < newCount || text[i]!.startsWith('\\'))) {
+      const h = text[i++]!
+      // "\ No newline at end of file" follows the line it speaks of.
+      if (h.startsWith('\\')) continue
+      const body = h.slice(1) + (text[i]?.startsWith('\\') === true ? '' : '\n')
+      const sign = h[0]
+      if (sign !== ' ' && sign !== '-' && sign !== '+') return null
+      if (sign === ' ' || sign === '-') {
+        if (old[at] !== body) return null
+        at++
+        seenOld++
+      }
+      if (sign === ' ' || sign === '+') {
+        made.push(body)
+        seenNew++
+      }
+    }
+    if (seenOld !== oldCount || seenNew !== newCount) return null
+  }
+  copyTo(old.length)
+  return { made, next: i }
 }

@@ -79,6 +79,13 @@ describe('rebuilding a result from its parent and its diff', () => {
     }
   })
 
+  it('follows a file of a few hundred thousand lines changed near its end', async () => {
+    const P = Array.from({ length: 300_000 }, (_, i) => `X_${i} = ${i}`).join('\n') + '\n'
+    const C = P.replace('X_299990 = 299990', 'X_299990 = 1')
+    const { applied } = await roundTrip({ 'train.py': P }, { 'train.py': C }, ['train.py'])
+    expect(applied?.['train.py'] === C).toBe(true)
+  })
+
   it('reads the paths whatever prefix the repository configures (noprefix, mnemonicPrefix)', async () => {
     for (const config of [['diff.noprefix=true'], ['diff.mnemonicPrefix=true'], ['diff.context=0'], ['diff.algorithm=histogram']]) {
       const before = { 'train.py': 'a = 1\nb = 2\nc = 3\nd = 4\n' }
