@@ -117,9 +117,10 @@ export class SwarmService implements Component {
     this.trust = new TrustBook({ self: init.peerId, margin: () => this.loop.margin, privateSwarm: init.privateSwarm })
     this.tried = new TriedView({ self: init.peerId, trust: this.trust, claims: () => store.claims(), content: async hash => await store.getContent(hash) })
     // The trust book whole before the tried view: it asks who is trusted as each run goes in.
-    for (const m of store.results()) this.trust.add(m)
+    const results = store.results()
+    for (const m of results) this.trust.add(m)
     for (const m of store.attestations()) this.trust.add(m)
-    for (const m of store.results()) this.tried.add(m)
+    for (const m of results) this.tried.add(m)
     store.onAgedOut(gone => { this.trust.forget(gone) })
     for (const [peer, score] of this.trust.entries()) this.reported.set(peer, score)
     const emit = (e: SwarmEvent): void => { this.emit(e) }
