@@ -123,6 +123,33 @@ describe('a keep made on content this node holds', () => {
   })
 })
 
+describe('a free key\'s keep made on content this node holds', () => {
+  it('is not rebuilt from its diff: a claim on faith is fetched like any other, so a flood of them cannot fill the store at gossip speed', async () => {
+    const parent = { 'train.py': 'A = 1\nB = 2\nC = 3\n' }
+    const child = { 'train.py': 'A = 1\nB = 20\nC = 3\n' }
+    const diff = 'diff --git a/train.py b/train.py\nindex 1111111..2222222 100644\n--- a/train.py\n+++ b/train.py\n@@ -1,3 +1,3 @@\n A = 1\n-B = 2\n+B = 20\n C = 3\n'
+    const store = await SwarmStore.open(await tempDir('no-rebuild'), { self: peerOf(me) })
+    await store.putContent(parent)
+    // A public swarm: nobody is trusted yet.
+    const trust = new TrustBook({ self: peerOf(me), margin: MARGIN })
+    const tried = new TriedView({ self: peerOf(me), trust, claims: () => [] })
+    const components = { logger: defaultLogger(), connectionManager: { getConnections: () => [] } } as unknown as SwarmComponents
+    const snapshot = { baseline: { content: contentHash(parent), value: 2.5, files: parent }, tried: new Set<string>(), experiments: 10, largestGain: 0.05, margin: MARGIN, lineage: new Set([contentHash(parent)]), stacked: new Set<string>() }
+    const inbox = new SwarmInbox(components, { project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], noiseMargin: MARGIN, store, trust, tried, onEvent: () => {}, initial: snapshot })
+    inbox.start()
+    try {
+      // A plausible gain: worth a run on faith, so the inbox wants its content.
+      const claim = await signMessage(resultBody({ parent: contentHash(parent), child: contentHash(child), diff, val_bpb: 2.45, metrics: { baseline_bpb: 2.5 }, description: 'B 2 -> 20', time: T0 }), keys[1]!) as ResultMsg
+      expect(inbox.offer(claim)).toBeNull()
+      await new Promise(resolve => setTimeout(resolve, 500))
+      expect(await store.getContent(claim.child)).toBeNull()
+    } finally {
+      inbox.stop()
+      store.close()
+    }
+  })
+})
+
 describe('a failed fetch, as the trust book sees it', () => {
   it('blames the author for a held stream or a refusal, never for the network cutting the ask off', () => {
     expect(fetchFailure('timeout', true)).toBe('held')

@@ -414,7 +414,9 @@ export class SwarmInbox implements AdoptionInbox, Component {
     for (const p of this.queue()) {
       if (p.state !== 'waiting' || p.retryAt > Date.now() || !['adopt', 'reproduce', 'stack'].includes(this.decide(p, false).action)) continue
       // Rebuilt from content here takes no network slot: a keep made on our baseline is ready at once.
-      if (!p.triedHere) {
+      // Only where the author's word counts: a flood of free keys' claims is fetched, two at a time, as
+      // before, and cannot churn the store's content (our lineage, which stacking needs) at gossip speed.
+      if (!p.triedHere && !this.unverified(p.result)) {
         p.triedHere = true
         p.state = 'fetching'
         void this.content.here(p.result).catch(() => false).then(ok => {
