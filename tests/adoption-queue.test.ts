@@ -10,6 +10,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { contentHash, signMessage, type ResultMsg } from '../protocol/index.ts'
 import type { SwarmComponents } from '../node/swarm/components.ts'
+import type { AdoptionSnapshot } from '../trainer/loop.ts'
 import { ADOPTION_MAX_FAITH_PER_AUTHOR, ADOPTION_MAX_PENDING } from '../node/swarm/constants.ts'
 import { SwarmInbox } from '../node/swarm/adoption-inbox.ts'
 import { fetchFailure } from '../node/swarm/result-content.ts'
@@ -90,22 +91,34 @@ describe('adoption queue under a flood of free keys', () => {
   })
 })
 
+/** The parent a keep below is made on, its child, and git's diff between them. */
+const HELD = { 'train.py': 'A = 1\nB = 2\nC = 3\n' }
+const CHILD = { 'train.py': 'A = 1\nB = 20\nC = 3\n' }
+const DIFF = 'diff --git a/train.py b/train.py\nindex 1111111..2222222 100644\n--- a/train.py\n+++ b/train.py\n@@ -1,3 +1,3 @@\n A = 1\n-B = 2\n+B = 20\n C = 3\n'
+
+/** A started inbox whose store holds HELD, its baseline, and no peer to fetch from; runs `body`, then stops. */
+async function withHeldParent (privateSwarm: boolean, body: (i: { inbox: SwarmInbox, store: SwarmStore, snapshot: AdoptionSnapshot }) => Promise<void>): Promise<void> {
+  const store = await SwarmStore.open(await tempDir('held'), { self: peerOf(me) })
+  await store.putContent(HELD)
+  const trust = new TrustBook({ self: peerOf(me), margin: MARGIN, privateSwarm })
+  const tried = new TriedView({ self: peerOf(me), trust, claims: () => [] })
+  const components = { logger: defaultLogger(), connectionManager: { getConnections: () => [] } } as unknown as SwarmComponents
+  const snapshot = { baseline: { content: contentHash(HELD), value: 2.5, files: HELD }, tried: new Set<string>(), experiments: 10, largestGain: 0.05, margin: MARGIN, lineage: new Set([contentHash(HELD)]), stacked: new Set<string>() }
+  const inbox = new SwarmInbox(components, { project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], noiseMargin: MARGIN, store, trust, tried, onEvent: () => {}, initial: snapshot })
+  inbox.start()
+  try {
+    await body({ inbox, store, snapshot })
+  } finally {
+    inbox.stop()
+    store.close()
+  }
+}
+
 describe('a keep made on content this node holds', () => {
   it('is rebuilt from the diff it carries, with no peer to fetch from, and only when that hashes to the content it names', async () => {
-    const parent = { 'train.py': 'A = 1\nB = 2\nC = 3\n' }
-    const child = { 'train.py': 'A = 1\nB = 20\nC = 3\n' }
-    const diff = 'diff --git a/train.py b/train.py\nindex 1111111..2222222 100644\n--- a/train.py\n+++ b/train.py\n@@ -1,3 +1,3 @@\n A = 1\n-B = 2\n+B = 20\n C = 3\n'
-    const store = await SwarmStore.open(await tempDir('rebuild'), { self: peerOf(me) })
-    await store.putContent(parent)
     // A private swarm: a member's confirmed keep is adopted with no run, so its content is wanted at once.
-    const trust = new TrustBook({ self: peerOf(me), margin: MARGIN, privateSwarm: true })
-    const tried = new TriedView({ self: peerOf(me), trust, claims: () => [] })
-    const components = { logger: defaultLogger(), connectionManager: { getConnections: () => [] } } as unknown as SwarmComponents
-    const snapshot = { baseline: { content: contentHash(parent), value: 2.5, files: parent }, tried: new Set<string>(), experiments: 10, largestGain: 0.05, margin: MARGIN, lineage: new Set([contentHash(parent)]), stacked: new Set<string>() }
-    const inbox = new SwarmInbox(components, { project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], noiseMargin: MARGIN, store, trust, tried, onEvent: () => {}, initial: snapshot })
-    inbox.start()
-    try {
-      const keep = (over: Partial<ResultMsg>): Promise<ResultMsg> => signMessage(resultBody({ parent: contentHash(parent), child: contentHash(child), diff, val_bpb: 2.0, metrics: { baseline_bpb: 2.5, first_run: 2.0, confirm_run: 2.0 }, description: 'B 2 -> 20', time: T0, ...over }), keys[0]!) as Promise<ResultMsg>
+    await withHeldParent(true, async ({ inbox, store, snapshot }) => {
+      const keep = (over: Partial<ResultMsg>): Promise<ResultMsg> => signMessage(resultBody({ parent: contentHash(HELD), child: contentHash(CHILD), diff: DIFF, val_bpb: 2.0, metrics: { baseline_bpb: 2.5, first_run: 2.0, confirm_run: 2.0 }, description: 'B 2 -> 20', time: T0, ...over }), keys[0]!) as Promise<ResultMsg>
       // The same diff under a result naming other content: the hash, not the diff, says what it is.
       const lying = await keep({ child: contentHash({ 'train.py': 'A = 1\nB = 99\nC = 3\n' }), description: 'lies', time: T0 + 1 })
       expect(inbox.offer(lying)).toBeNull()
@@ -113,40 +126,21 @@ describe('a keep made on content this node holds', () => {
       expect(inbox.offer(honest)).toBeNull()
       const deadline = Date.now() + 5000
       while (await store.getContent(honest.child) == null && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
-      expect(await store.getContent(honest.child)).toEqual(child)
+      expect(await store.getContent(honest.child)).toEqual(CHILD)
       expect(await store.getContent(lying.child)).toBeNull()
-      expect(await inbox.next(snapshot, new AbortController().signal)).toMatchObject({ kind: 'adopt', files: child, figure: 2.0 })
-    } finally {
-      inbox.stop()
-      store.close()
-    }
+      expect(await inbox.next(snapshot, new AbortController().signal)).toMatchObject({ kind: 'adopt', files: CHILD, figure: 2.0 })
+    })
   })
-})
 
-describe('a free key\'s keep made on content this node holds', () => {
-  it('is not rebuilt from its diff: a claim on faith is fetched like any other, so a flood of them cannot fill the store at gossip speed', async () => {
-    const parent = { 'train.py': 'A = 1\nB = 2\nC = 3\n' }
-    const child = { 'train.py': 'A = 1\nB = 20\nC = 3\n' }
-    const diff = 'diff --git a/train.py b/train.py\nindex 1111111..2222222 100644\n--- a/train.py\n+++ b/train.py\n@@ -1,3 +1,3 @@\n A = 1\n-B = 2\n+B = 20\n C = 3\n'
-    const store = await SwarmStore.open(await tempDir('no-rebuild'), { self: peerOf(me) })
-    await store.putContent(parent)
+  it('is not rebuilt from its diff for a free key: a claim on faith is fetched like any other, so a flood of them cannot fill the store at gossip speed', async () => {
     // A public swarm: nobody is trusted yet.
-    const trust = new TrustBook({ self: peerOf(me), margin: MARGIN })
-    const tried = new TriedView({ self: peerOf(me), trust, claims: () => [] })
-    const components = { logger: defaultLogger(), connectionManager: { getConnections: () => [] } } as unknown as SwarmComponents
-    const snapshot = { baseline: { content: contentHash(parent), value: 2.5, files: parent }, tried: new Set<string>(), experiments: 10, largestGain: 0.05, margin: MARGIN, lineage: new Set([contentHash(parent)]), stacked: new Set<string>() }
-    const inbox = new SwarmInbox(components, { project: PROJECT, track: TRACK, self: peerOf(me), editable: ['train.py'], noiseMargin: MARGIN, store, trust, tried, onEvent: () => {}, initial: snapshot })
-    inbox.start()
-    try {
+    await withHeldParent(false, async ({ inbox, store }) => {
       // A plausible gain: worth a run on faith, so the inbox wants its content.
-      const claim = await signMessage(resultBody({ parent: contentHash(parent), child: contentHash(child), diff, val_bpb: 2.45, metrics: { baseline_bpb: 2.5 }, description: 'B 2 -> 20', time: T0 }), keys[1]!) as ResultMsg
+      const claim = await signMessage(resultBody({ parent: contentHash(HELD), child: contentHash(CHILD), diff: DIFF, val_bpb: 2.45, metrics: { baseline_bpb: 2.5 }, description: 'B 2 -> 20', time: T0 }), keys[1]!) as ResultMsg
       expect(inbox.offer(claim)).toBeNull()
       await new Promise(resolve => setTimeout(resolve, 500))
       expect(await store.getContent(claim.child)).toBeNull()
-    } finally {
-      inbox.stop()
-      store.close()
-    }
+    })
   })
 })
 
