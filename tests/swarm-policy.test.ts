@@ -135,7 +135,10 @@ describe('adoption policy', () => {
     expect(considerStack(r, mine, sf({ stackedBefore: true })).action).toBe('ignore')
     expect(considerStack(r, mine, sf({ parentInLineage: false })).action).toBe('ignore')
     expect(considerStack(r, { ...mine, baselineContent: lineageParent }, sf()).action).toBe('ignore')
+    // A gain under STACK_MIN_MARGINS (3) margins is not worth a run on another baseline; from 3, it is.
     expect(considerStack(await result(keys[0]!, { parent: lineageParent, val_bpb: 2.495, metrics: { baseline_bpb: 2.5 } }), mine, sf()).action).toBe('ignore')
+    expect(considerStack(await result(keys[0]!, { parent: lineageParent, val_bpb: 2.45, metrics: { baseline_bpb: 2.5 } }), mine, sf())).toMatchObject({ action: 'ignore', reason: expect.stringMatching(/under 3 margins/) })
+    expect(considerStack(await result(keys[0]!, { parent: lineageParent, val_bpb: 2.44, metrics: { baseline_bpb: 2.5 } }), mine, sf()).action).toBe('stack')
     expect(considerStack(r, mine, sf({ standing: 'distrusted' })).action).toBe('ignore')
     // An unknown author's change is a run on faith: rationed like a reproduction.
     expect(considerStack(r, mine, sf({ member: false, budget: false })).action).toBe('wait')

@@ -19,7 +19,7 @@
  * attestations by the same claim rule.
  */
 import { claimedFigure, type Evidence, type ResultMsg } from '../../protocol/index.ts'
-import { FAR_GAIN_FACTOR, FAR_GAIN_MARGINS, FAR_GAIN_PATIENCE } from './constants.ts'
+import { FAR_GAIN_FACTOR, FAR_GAIN_MARGINS, FAR_GAIN_PATIENCE, STACK_MIN_MARGINS } from './constants.ts'
 
 // The claim rule lives beside the keep rule (trainer/decide.ts): one place judges keep and attest.
 export { claimHolds, reproductionTolerance, reproductionVerdict } from '../../trainer/decide.ts'
@@ -180,7 +180,7 @@ export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
 /**
  * Whether to run our baseline with `r`'s change applied: a keep (a peer's, or
  * our own from before we adopted another lineage) made on a baseline we had,
- * with a real gain, not applied here before. Whether the change applies, and
+ * with a gain large enough to carry over (STACK_MIN_MARGINS), not applied here before. Whether the change applies, and
  * whether that content was tried, is the inbox's to find out (trainer/stack.ts).
  */
 export function considerStack (r: ResultMsg, me: Mine, f: StackFacts): Decision {
@@ -192,7 +192,7 @@ export function considerStack (r: ResultMsg, me: Mine, f: StackFacts): Decision 
   if (f.stackedBefore) return { action: 'ignore', reason: 'its change was applied here before' }
   if (f.evidence.kind !== 'verified' && f.evidence.kind !== 'reproduced' && f.evidence.failed > 0) return { action: 'ignore', reason: 'a trusted peer could not reproduce it' }
   const gain = claimedGain(r)
-  if (gain == null || !(gain > me.margin)) return { action: 'ignore', reason: 'no gain worth carrying over' }
+  if (gain == null || !(gain >= STACK_MIN_MARGINS * me.margin)) return { action: 'ignore', reason: `no gain worth carrying over (under ${STACK_MIN_MARGINS} margins)` }
   const why = `its change gained ${gain.toFixed(4)} on its parent`
   const own = r.author === me.peerId
   if (own || f.standing === 'verified' || f.member === true || f.evidence.kind === 'reproduced' || f.evidence.kind === 'verified') return { action: 'stack', reason: why }
