@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { STACK_MIN_MARGINS } from '../node/swarm/constants.ts'
+import { median } from '../protocol/index.ts'
 import { DECISIVE_MARGINS } from '../trainer/decide.ts'
 import { runGroup, type Policy } from './model-swarm/simulate.ts'
 import { TARGET_BPB } from './model-swarm/surface.ts'
@@ -59,12 +60,6 @@ const variants = args.variants!.split(',').map(name => {
   return { name, ...v }
 })
 const start = readFileSync(new URL('../projects/landscape/train.py', import.meta.url), 'utf8')
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 interface Row { variant: string, words: string, policy: Policy, one: number, bestOf4: number, swarm4: number, swarm8: number, k4VsOne: number, k4VsBest: number, k8VsOne: number, stackShare: number, stacksKept: number }
 const rows: Row[] = []

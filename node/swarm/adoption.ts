@@ -180,8 +180,9 @@ export function considerResult (r: ResultMsg, me: Mine, f: Facts): Decision {
 /**
  * Whether to run our baseline with `r`'s change applied: a keep (a peer's, or
  * our own from before we adopted another lineage) made on a baseline we had,
- * with a gain large enough to carry over (STACK_MIN_MARGINS), not applied here before. Whether the change applies, and
- * whether that content was tried, is the inbox's to find out (trainer/stack.ts).
+ * with a gain large enough to carry over (STACK_MIN_MARGINS), not applied here
+ * before. Whether the change applies, and whether that content was tried, is
+ * the inbox's to find out (trainer/stack.ts).
  */
 export function considerStack (r: ResultMsg, me: Mine, f: StackFacts): Decision {
   if (r.project !== me.project || r.status !== 'keep') return { action: 'ignore', reason: 'nothing to stack' }

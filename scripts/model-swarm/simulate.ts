@@ -127,7 +127,8 @@ export function runGroup (g: Group): GroupRun {
       n.history.push({ parent: r.parent, status: r.status, description: r.proposal.description, val_bpb: r.figure, baseline_bpb: r.baseline, detail: r.proposal.detail, child: r.child })
       runs.push({ author: n.i, parent: r.parent, child: r.child, description: r.proposal.description, status: r.status, figure: r.figure, baseline: r.baseline, at: now })
       if (r.status === 'keep' && r.proposal.description.startsWith('stack ')) out.stacksKept++
-      if (r.status === 'keep' && r.parent === n.content) {
+      // Its baseline cannot have moved during the run: a node takes a peer's keep only between runs.
+      if (r.status === 'keep') {
         keeps.push({ author: n.i, parent: r.parent, child: r.child, files: r.files, figure: r.figure!, gain: r.baseline - r.figure!, at: now, mutation: r.proposal.detail?.mutation as Mutation | undefined })
         n.files = r.files
         n.figure = r.figure!
