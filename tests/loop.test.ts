@@ -95,3 +95,33 @@ describe('research loop on an autoresearch-shaped project', () => {
     expect(ends.map(r => [r.seq, r.status])).toEqual([[7, 'keep']])
   })
 })
+
+describe('what the proposer hears of the baseline before this one', () => {
+  it('after a keep: the runs on the baseline it was made from, the keep itself aside; after a restart too', async () => {
+    process.env.PATH = pathWithFakeUv()
+    const dir = await fixtureCopy('autoresearch')
+    const home = await tempDir('home')
+    const heard: Array<string[] | undefined> = []
+    const script = [
+      edit('higher lr', 'LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.08'),
+      edit('deeper: DEPTH 4 -> 6', 'DEPTH = 4', 'DEPTH = 6'),
+      edit('higher lr again', 'LEARNING_RATE = 0.04', 'LEARNING_RATE = 0.08')
+    ]
+    const listening: Proposer = {
+      name: 'scripted',
+      propose: async ctx => {
+        heard.push(ctx.stepBack?.map(o => `${o.status}: ${o.description}`))
+        return script.shift()?.(ctx.files['train.py']!) ?? null
+      }
+    }
+    const session = await openSession({ projectDir: dir, home, runTag: 'step' })
+    await runLoop({ session, proposer: listening, signal: new AbortController().signal, onEvent: () => {}, decisive: 0 })
+    expect(session.history.map(r => r.status)).toEqual(['baseline', 'discard', 'keep', 'discard'])
+    // On the first baseline nothing came before it; after the keep, what ran on its parent.
+    expect(heard).toEqual([[], [], ['discard: higher lr'], ['discard: higher lr']])
+    const again = await openSession({ projectDir: dir, home, runTag: 'step' })
+    const after: Array<string[] | undefined> = []
+    await runLoop({ session: again, proposer: { name: 'scripted', propose: async ctx => { after.push(ctx.stepBack?.map(o => o.description)); return null } }, signal: new AbortController().signal, onEvent: () => {} })
+    expect(after[0]).toEqual(['higher lr'])
+  })
+})

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { contentHash } from '../protocol/index.ts'
 import { analyse } from '../trainer/proposers/constraints.ts'
-import { applyMutation, findConstants, learnedFrom, neighbours, proposeMutation, rng, seedFor, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
+import { FILTERS, HINTS, applyMutation, findConstants, learnedFrom, neighbours, proposeMutation, rng, seedFor, viableOptions, weightOf, type Mutation } from '../trainer/proposers/mutation.ts'
 import type { PastExperiment, ProposeContext } from '../trainer/proposers/types.ts'
 import { TEMPLATE_DIR } from '../trainer/template.ts'
 
@@ -216,5 +216,34 @@ describe('mutation proposer: what the file itself rules out', () => {
     // Nodes seeded by their peer ids: on one baseline, their first draws spread over the options.
     const firsts = new Set(Array.from({ length: 8 }, (_, i) => proposeMutation(ctx(), rng(seedFor(`12D3KooWpeer${i}`)))!.description))
     expect(firsts.size).toBeGreaterThan(3)
+  })
+
+  it('lets a change discarded on an earlier baseline, or running there on a peer, wait while its constant has not moved, unless nothing else is left', () => {
+    // The step to this baseline moved N_LAYER; on the one before, these ran (here or on trusted peers).
+    const stepBack = [
+      { description: 'LEARNING_RATE 3e-3 -> 6e-3', status: 'discard' },
+      { description: 'N_LAYER 1 -> 2', status: 'keep' },
+      { description: 'N_LAYER 1 -> 0', status: 'discard' },
+      { description: 'N_EMBD 128 -> 256', status: 'crash' },
+      { description: 'WEIGHT_DECAY 0.1 -> 0.2', status: 'running' },
+      { description: 'make the model wider', status: 'discard' }
+    ]
+    const why = (c: ProposeContext, name: string, to: string): string | undefined =>
+      viableOptions(c, [...FILTERS, ...HINTS]).skipped.find(s => s.option.mutation.name === name && s.option.mutation.to === to)?.why
+    const c = ctx({ stepBack })
+    expect(why(c, 'LEARNING_RATE', '6e-3')).toBe('discarded on an earlier baseline, LEARNING_RATE unmoved since')
+    expect(why(c, 'WEIGHT_DECAY', '0.2')).toBe('running now on a peer on an earlier baseline, WEIGHT_DECAY unmoved since')
+    // The rest of the constants' changes stay: a crash is the crash memory's to judge, a keep pulls, and a
+    // change from another value of the constant is a different change.
+    expect(why(c, 'N_EMBD', '256')).toBeUndefined()
+    expect(why(c, 'LEARNING_RATE', '4.2e-3')).toBeUndefined()
+    expect(why(ctx({ stepBack, files: { 'train.py': TRAIN.replace('LEARNING_RATE = 3e-3', 'LEARNING_RATE = 1e-3') } }), 'LEARNING_RATE', '6e-3')).toBeUndefined()
+    const random = rng(3)
+    for (let i = 0; i < 200; i++) expect(proposeMutation(c, random)!.description).not.toMatch(/^(LEARNING_RATE 3e-3 -> 6e-3|WEIGHT_DECAY 0.1 -> 0.2)$/)
+    // With every other option tried here, the hint yields: a discard one step back is still worth a run.
+    const others = viableOptions(ctx()).viable.filter(o => !/^(LEARNING_RATE|WEIGHT_DECAY)$/.test(o.mutation.name) || !['6e-3', '0.2'].includes(o.to))
+    const left = ctx({ stepBack, tried: new Set(others.map(o => o.child)) })
+    const seen = new Set(Array.from({ length: 40 }, () => proposeMutation(left, random)?.description))
+    expect(seen).toEqual(new Set(['LEARNING_RATE 3e-3 -> 6e-3', 'WEIGHT_DECAY 0.1 -> 0.2']))
   })
 })

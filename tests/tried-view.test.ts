@@ -3,7 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { contentHash, type ResultMsg } from '../protocol/index.ts'
+import { contentHash, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
 import { MAX_OUTCOMES, MAX_TRIED_RUNS, TriedView } from '../node/swarm/tried-view.ts'
 
 let me: string
@@ -39,6 +39,20 @@ describe('tried view', () => {
     const tried = v.tried(contentHash({ 'train.py': 'p' }))
     expect([...tried.keys()]).toEqual([contentHash({ 'train.py': 'c1' }), contentHash({ 'train.py': 'c3' })])
     expect(tried.get(contentHash({ 'train.py': 'c3' }))).toMatch(/^keep by this node/)
+  })
+
+  it('tells the step-back hint what trusted peers ran on a parent and what they run on it now, not what free keys say', () => {
+    const parent = contentHash({ 'train.py': 'p' })
+    const claim = (author: string, child: string, expires: number): ClaimMsg =>
+      ({ v: 1, kind: 'claim', project: 'a'.repeat(64), track: 'cpu', parent, child: contentHash({ 'train.py': child }), description: `running ${child}`, time: 1, expires, author, sig: '' }) as unknown as ClaimMsg
+    const claims = [claim(trusted, 'c4', 2000), claim(stranger, 'c5', 2000), claim(trusted, 'c6', 500), claim(trusted, 'c1', 2000)]
+    const v = new TriedView({ self: me, trust: { attesterWeight: p => p === trusted ? 1 : 0, distrusted: () => false }, claims: () => claims })
+    v.add(ran(trusted, 'p', 'c1'))
+    v.add(ran(stranger, 'p', 'c2'))
+    v.add(ran(trusted, 'q', 'c3', 'keep'))
+    // c1's result is in: its claim adds nothing; c6's claim has expired.
+    expect(v.ranOn(parent, 1000)).toEqual([{ description: 'p->c1', status: 'discard' }, { description: 'running c4', status: 'running' }])
+    expect(v.ranOn(contentHash({ 'train.py': 'q' }), 1000)).toEqual([{ description: 'q->c3', status: 'keep' }])
   })
 
   it('remembers at most MAX_TRIED_RUNS runs, forgetting the parent heard of least recently first', () => {

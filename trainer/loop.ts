@@ -17,6 +17,7 @@ import type { CrashReport, PeerCrash, PeerOutcome, Proposal, ProposeContext, Pro
 import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
 import { lineageTrailers, type Lineage } from './stack.ts'
+import { stepBack } from './step-back.ts'
 
 export type ExperimentKind = 'baseline' | 'candidate' | 'confirm'
 
@@ -83,6 +84,8 @@ export interface SwarmView {
   crashes? (): readonly PeerCrash[]
   /** Trusted peers' experiments, the latest (the mutation proposer's weights learn from them). */
   outcomes? (): readonly PeerOutcome[]
+  /** What trusted peers ran on a baseline content, and what came of each, and what they run on it now ('running'). */
+  ranOn? (parent: string): readonly PeerOutcome[]
 }
 
 export interface LoopOptions {
@@ -240,6 +243,7 @@ async function proposeContext (o: LoopOptions): Promise<ProposeContext> {
     swarmTried: o.swarm?.tried?.(s.baseline.content),
     swarmCrashes: o.swarm?.crashes?.(),
     swarmOutcomes: o.swarm?.outcomes?.(),
+    stepBack: stepBack(s.history, s.baseline.record, o.swarm?.ranOn),
     signal: o.signal,
     baselineContent: s.baseline.content,
     baselineValue: s.baseline.value,

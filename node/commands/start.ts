@@ -208,7 +208,7 @@ export async function start (home: string, opts: StartOptions, out: Output): Pro
       session,
       proposer,
       inbox: swarm?.service.inbox,
-      swarm: store != null && tried != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId, tried: parent => tried.tried(parent), crashes: () => tried.crashes(), outcomes: () => tried.outcomes() } : undefined,
+      swarm: store != null && tried != null ? { results: () => store.results(), claims: () => store.claims(), self: identity.peerId, tried: parent => tried.tried(parent), crashes: () => tried.crashes(), outcomes: () => tried.outcomes(), ranOn: parent => tried.ranOn(parent) } : undefined,
       maxRepairs,
       signal: controller.signal,
       onEvent,

@@ -117,6 +117,23 @@ export class TriedView {
     return out
   }
 
+  /**
+   * What trusted peers ran on `parent` and what came of it (a content once, its
+   * first trusted run), and what they run on it now (status `running`).
+   */
+  ranOn (parent: string, now = Date.now()): PeerOutcome[] {
+    const out: PeerOutcome[] = []
+    const seen = new Set<string>()
+    for (const [child, runs] of this.byParent.get(parent) ?? []) {
+      const ran = runs.find(x => this.trusted(x.author))
+      if (ran == null) continue
+      seen.add(child)
+      out.push({ description: ran.description, status: ran.status })
+    }
+    for (const c of this.live(now)) if (c.parent === parent && !seen.has(c.child!)) out.push({ description: c.description, status: 'running' })
+    return out
+  }
+
   /** A trusted peer other than `except` running `child` now (on whatever baseline), or null. */
   runningNow (child: string, except: readonly string[] = [], now = Date.now()): string | null {
     return this.live(now).find(c => c.child === child && !except.includes(c.author))?.author ?? null

@@ -11,7 +11,9 @@
  * a stack (node/swarm/adoption.ts: considerStack): a keep made on a baseline
  * this node had, ours or a peer's, with a gain of STACK_MIN_MARGINS, its change
  * applied to the baseline we have now and run, once per node, unless a peer
- * runs or ran it. What it leaves out: CPU contention, crashes' repairs, trust
+ * runs or ran it; the proposer's step-back hint (trainer/step-back.ts): the runs
+ * made on the node's last few baselines, its own and heard peers', and peers'
+ * runs in flight on them. What it leaves out: CPU contention, crashes' repairs, trust
  * (every peer is a member), the DHT, content fetches (a keep is usable
  * `latency` after it ends), and a loop that never stops to wait.
  */
@@ -38,13 +40,15 @@ export interface Policy {
   stackMinMargins?: number
   /** Stop a run in flight on a baseline a peer's keep has just beaten, and take the keep at once. */
   cut?: boolean
+  /** Earlier baselines whose runs the proposer hears of (trainer/step-back.ts: STEP_BACK_BASELINES; 0: none). */
+  stepBack: number
 }
 
 export interface Group { size: number, swarm: boolean, seed: number, start: string, target: number, horizon: number, policy: Policy }
 
 interface Keep { author: number, parent: string, child: string, files: Record<string, string>, figure: number, gain: number, at: number, mutation?: Mutation }
 interface Run { author: number, parent: string, child: string, description: string, status: string, figure: number | null, baseline: number, at: number }
-interface Claim { author: number, parent: string, child: string, from: number, to: number }
+interface Claim { author: number, parent: string, child: string, from: number, to: number, description: string }
 
 interface NodeState {
   i: number
@@ -57,6 +61,8 @@ interface NodeState {
   tried: Map<string, Set<string>>
   /** Every content this node has had as its baseline. */
   lineage: Set<string>
+  /** The baselines before this one, the latest last. */
+  earlier: string[]
   /** Keeps whose change this node applied (or found would not apply). */
   stacked: Set<string>
   /** The run in flight: its outcome is drawn at its start and known to others at its end. */
@@ -107,6 +113,7 @@ export function runGroup (g: Group): GroupRun {
     history: [],
     tried: new Map(),
     lineage: new Set([contentHash(start)]),
+    earlier: [],
     stacked: new Set(),
     pending: null
   }))
@@ -132,6 +139,7 @@ export function runGroup (g: Group): GroupRun {
         keeps.push({ author: n.i, parent: r.parent, child: r.child, files: r.files, figure: r.figure!, gain: r.baseline - r.figure!, at: now, mutation: r.proposal.detail?.mutation as Mutation | undefined })
         n.files = r.files
         n.figure = r.figure!
+        n.earlier.push(n.content)
         n.content = r.child
         n.lineage.add(r.child)
         arrive(r.files, now)
@@ -146,6 +154,7 @@ export function runGroup (g: Group): GroupRun {
       if (best != null) {
         n.files = best.files
         n.figure = best.figure
+        n.earlier.push(n.content)
         n.content = best.child
         n.lineage.add(best.child)
         n.t += p.gap
@@ -165,7 +174,13 @@ export function runGroup (g: Group): GroupRun {
       }
       for (const c of claims) if (c.author !== n.i && c.from + p.latency <= now && c.to > now && c.parent === n.content) swarmTried.set(c.child, 'running')
     }
-    const proposal = (p.stack && g.swarm ? stackOf(n, keeps, swarmTried, tried, now, p, claims) : null) ?? proposeMutation({ files: n.files, editable: [FILE], parent: n.content, history: n.history, tried, swarmTried, swarmOutcomes: outcomes.slice(-2000) }, n.random)
+    const back = new Set(p.stepBack > 0 ? n.earlier.slice(-p.stepBack) : [])
+    const stepBack: PeerOutcome[] = [
+      ...runs.filter(r => back.has(r.parent) && (r.author === n.i || r.at + p.latency <= now)).map(r => ({ description: r.description, status: r.status })),
+      ...(g.swarm ? claims.filter(c => c.author !== n.i && c.from + p.latency <= now && c.to > now && back.has(c.parent)).map(c => ({ description: c.description, status: 'running' })) : [])
+    ]
+    const proposal = (p.stack && g.swarm ? stackOf(n, keeps, swarmTried, tried, now, p, claims) : null) ??
+      proposeMutation({ files: n.files, editable: [FILE], parent: n.content, history: n.history, tried, swarmTried, swarmOutcomes: outcomes.slice(-2000), stepBack }, n.random)
     if (proposal == null) { n.t += 1; continue }
     const files = { ...n.files, ...proposal.files }
     const child = contentHash(files)
@@ -185,7 +200,7 @@ export function runGroup (g: Group): GroupRun {
       }
       status = verdict === 'keep' ? 'keep' : 'discard'
     }
-    const claim: Claim = { author: n.i, parent: n.content, child, from: now, to: now + took }
+    const claim: Claim = { author: n.i, parent: n.content, child, from: now, to: now + took, description: proposal.description }
     claims.push(claim)
     out.runs += took
     if (proposal.description.startsWith('stack ')) out.stacks++

@@ -10,6 +10,9 @@
  *                          running on one now); breaks a condition the file's own code
  *                          sets (N_EMBD // N_HEAD); crashed before in the same
  *                          surroundings, on any baseline
+ *   HINTS                  why an option had better wait, unless nothing else is
+ *                          left: discarded on one of the last few baselines, or
+ *                          running on one on a peer, its constant unmoved since
  *   weightOf(...)          how often the change was kept when tried (bounded),
  *                          less for crashes: from this node's history and, in a
  *                          swarm, trusted peers' outcomes too (learnedFrom)
@@ -253,8 +256,33 @@ function peerCrashes (ctx: ProposeContext): Array<{ m: Mutation | undefined, rea
   })
 }
 
+/**
+ * Not a change discarded on one of the last few baselines (trainer/step-back.ts)
+ * while its constant has not moved since, nor one a trusted peer is running on
+ * one of them now: a step (ours or a peer's keep, an adoption) seldom turns a
+ * loser into a winner, and a swarm steps more often than a run ends, so
+ * without this each node would spend its first runs on every new baseline on
+ * what was just discarded, or is being run, a step behind. A hint, not a
+ * rule: it yields when nothing else is left, and a few steps on the change
+ * is worth a run again (the learned weights still remember it).
+ */
+export const notDiscardedStepBack: OptionFilter = (o, { ctx }) => {
+  for (const past of ctx.stepBack ?? []) {
+    if (past.status !== 'discard' && past.status !== 'running') continue
+    const m = changeNamed(past.description)
+    if (m == null || m.name !== o.mutation.name || m.from !== o.mutation.from || m.to !== o.mutation.to) continue
+    return past.status === 'discard'
+      ? `discarded on an earlier baseline, ${m.name} unmoved since`
+      : `running now on a peer on an earlier baseline, ${m.name} unmoved since`
+  }
+  return null
+}
+
 /** In the order a reader would check them. */
 export const FILTERS: readonly OptionFilter[] = [notTriedHere, notTriedBySwarm, withinFileConditions, notKnownCrash]
+
+/** Filters that yield: applied unless they would leave nothing to run. */
+export const HINTS: readonly OptionFilter[] = [notDiscardedStepBack]
 
 /** Reading the file's conditions is a help, never a gate: a file it cannot read simply has none. */
 const NO_CONDITIONS: Analysis = { assignments: [], conditions: [], env: () => new Map(), violated: () => null }
@@ -335,8 +363,9 @@ export function pick (opts: MutationOption[], tried: readonly TriedChange[], ran
   return opts.find((_, i) => (r -= weights[i]!) <= 0) ?? opts[opts.length - 1]!
 }
 
-export function proposeMutation (ctx: ProposeContext, random: () => number, filters: readonly OptionFilter[] = FILTERS): Proposal | null {
-  const { viable } = viableOptions(ctx, filters)
+export function proposeMutation (ctx: ProposeContext, random: () => number, filters: readonly OptionFilter[] = FILTERS, hints: readonly OptionFilter[] = HINTS): Proposal | null {
+  let { viable } = viableOptions(ctx, [...filters, ...hints])
+  if (viable.length === 0 && hints.length > 0) viable = viableOptions(ctx, filters).viable
   const o = pick(viable, learnedFrom(ctx), random)
   if (o == null) return null
   return { files: o.files, description: `${o.constant.name} ${o.constant.raw} -> ${o.to}`, detail: { mutation: o.mutation } }
@@ -346,11 +375,11 @@ export class MutationProposer implements Proposer {
   readonly name = 'mutation'
   private readonly random: () => number
 
-  constructor (seed = Date.now(), private readonly filters: readonly OptionFilter[] = FILTERS) {
+  constructor (seed = Date.now(), private readonly filters: readonly OptionFilter[] = FILTERS, private readonly hints: readonly OptionFilter[] = HINTS) {
     this.random = rng(seed)
   }
 
   async propose (ctx: ProposeContext): Promise<Proposal | null> {
-    return proposeMutation(ctx, this.random, this.filters)
+    return proposeMutation(ctx, this.random, this.filters, this.hints)
   }
 }

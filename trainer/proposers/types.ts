@@ -101,6 +101,14 @@ export interface ProposeContext {
   swarmCrashes?: readonly PeerCrash[]
   /** Trusted peers' experiments (the latest), whatever their baseline: what the swarm learned of each change. */
   swarmOutcomes?: readonly PeerOutcome[]
+  /**
+   * What was run on the last few baselines before this one, by this node and
+   * trusted peers, and what trusted peers are running on them now (status
+   * `running`): a change discarded there, to a constant the steps since did
+   * not move, would most likely be discarded again, and one a peer is running
+   * there will be heard of soon (trainer/step-back.ts).
+   */
+  stepBack?: readonly PeerOutcome[]
   signal?: AbortSignal
   /** Content hash of the baseline: what peers' results and claims name as their parent. */
   baselineContent?: string
