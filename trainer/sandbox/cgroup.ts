@@ -155,17 +155,21 @@ export class RunCgroup {
     return killed.size
   }
 
-  /** Run cgroups a killed node left behind: empties and removes them. */
-  static async reapStale (parents: CgroupParents, alive: (name: string) => boolean): Promise<number> {
-    let reaped = 0
+  /**
+   * Run cgroups a killed node left behind: empties and removes them; says how
+   * many it removed and how many processes it killed in them (a node killed
+   * before it wrote down its run leaves nothing else to find them by).
+   */
+  static async reapStale (parents: CgroupParents, alive: (name: string) => boolean): Promise<{ cgroups: number, killed: number }> {
+    const out = { cgroups: 0, killed: 0 }
     for (const parent of new Set([parents.pids, parents.memory])) {
       const names = (await readdir(parent).catch(() => [] as string[])).filter(n => n.startsWith(RUN_CGROUP_PREFIX))
       for (const n of names) {
         if (alive(n.slice(RUN_CGROUP_PREFIX.length))) continue
-        await new RunCgroup([join(parent, n)]).remove()
-        reaped++
+        out.killed += await new RunCgroup([join(parent, n)]).remove()
+        out.cgroups++
       }
     }
-    return reaped
+    return out
   }
 }

@@ -182,12 +182,14 @@ export class Sandbox {
   async reapStale (): Promise<string[]> {
     const done = await this.registry.reapStale(async dirs => await RunCgroup.at(dirs).remove())
     if (this.caps.cgroup != null) {
-      const n = await RunCgroup.reapStale(this.caps.cgroup, name => {
+      const { cgroups, killed } = await RunCgroup.reapStale(this.caps.cgroup, name => {
         const pid = Number(name.split('-')[0])
         if (!Number.isInteger(pid) || pid === process.pid) return pid === process.pid
         try { process.kill(pid, 0); return true } catch { return false }
       })
-      if (n > 0) done.push(`removed ${n} cgroup${n === 1 ? '' : 's'} left by killed runs`)
+      const where = `${cgroups} cgroup${cgroups === 1 ? '' : 's'} left by killed runs`
+      if (killed > 0) done.push(`killed ${killed} process${killed === 1 ? '' : 'es'} in ${where}`)
+      else if (cgroups > 0) done.push(`removed ${where}`)
     }
     return done
   }
