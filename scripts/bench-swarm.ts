@@ -19,10 +19,15 @@
  * an arm; progress is each node's own baseline figure (there is no noiseless
  * value), and time to target is measured only when --target is given.
  *
- *   npm run bench:swarm [-- --seeds 3 --seconds 120 --arms isolated,swarm-8,swarm-4-2-2
+ * Seeds are numbered from --first-seed (1): node i of seed s draws its proposals
+ * from the same proposer seed in every run, so two runs of one code are not
+ * independent samples; another --first-seed gives fresh ones.
+ *
+ *   npm run bench:swarm [-- --seeds 3 --first-seed 1 --seconds 120 --arms isolated,swarm-8,swarm-4-2-2
  *                          --target 1.10 --json-out bench-results/swarm.json --logs bench-results/swarm-logs]
  *   npm run bench:swarm -- --real [--seconds 1800 --budget 60 --seeds 1 --target 2.1]
  *   npm run bench:swarm -- --from bench-results/swarm.json    # the table of an earlier run again
+ *   npm run bench:swarm -- --from a.json,b.json               # runs of other seeds, pooled in one table
  */
 import '../node/polyfills.js'
 import { rmSync } from 'node:fs'
@@ -50,6 +55,7 @@ const { values: args } = parseArgs({
   options: {
     real: { type: 'boolean', default: false },
     seeds: { type: 'string' },
+    'first-seed': { type: 'string', default: '1' },
     seconds: { type: 'string' },
     arms: { type: 'string' },
     target: { type: 'string' },
@@ -57,21 +63,30 @@ const { values: args } = parseArgs({
     budget: { type: 'string', default: '60' },
     'json-out': { type: 'string' },
     logs: { type: 'string' },
-    // Print the table of an earlier run's JSON again (after a change to the summary), running nothing.
+    // Print the table of an earlier run's JSON again (after a change to the summary), running nothing;
+    // several runs (comma-separated) of different seeds and the same arm length pool into one table.
     from: { type: 'string' }
   }
 })
 if (args.from != null) {
-  const old = JSON.parse(await readFile(args.from, 'utf8'))
-  const cps = [old.seconds / 4, old.seconds / 2, old.seconds].map(Math.round)
-  console.log(table(summarise(old.groups, old.seeds, cps, old.seconds), old.seconds, cps))
+  const runs = await Promise.all(args.from.split(',').map(async f => JSON.parse(await readFile(f, 'utf8'))))
+  const seconds = runs[0].seconds
+  const seeds: number[] = runs.flatMap(r => r.seeds)
+  if (runs.some(r => r.seconds !== seconds)) throw new Error(`--from: the runs' arms differ in length (${runs.map(r => r.seconds).join(', ')} s)`)
+  if (new Set(seeds).size !== seeds.length) throw new Error(`--from: a seed appears in more than one run (${seeds.join(', ')}); runs of the same seeds are not independent samples`)
+  const cps = [seconds / 4, seconds / 2, seconds].map(Math.round)
+  console.log(table(summarise(runs.flatMap(r => r.groups), seeds, cps, seconds), seconds, cps))
   process.exit(0)
 }
 const real = args.real === true
 args['json-out'] ??= real ? 'bench-results/swarm-real.json' : 'bench-results/swarm.json'
 args.logs ??= real ? 'bench-results/swarm-real-logs' : 'bench-results/swarm-logs'
 const ARMS = real ? REAL_ARMS : LANDSCAPE_ARMS
-const seeds = Array.from({ length: Number(args.seeds ?? (real ? 1 : 3)) }, (_, i) => i + 1)
+const seedCount = Number(args.seeds ?? (real ? 1 : 3))
+const firstSeed = Number(args['first-seed'])
+if (!Number.isInteger(seedCount) || seedCount < 1) throw new Error(`--seeds must be a positive integer, got ${JSON.stringify(args.seeds)}`)
+if (!Number.isInteger(firstSeed) || firstSeed < 1) throw new Error(`--first-seed must be a positive integer, got ${JSON.stringify(args['first-seed'])}`)
+const seeds = Array.from({ length: seedCount }, (_, i) => i + firstSeed)
 const seconds = Number(args.seconds ?? (real ? 1800 : 120))
 const arms = (args.arms ?? ARMS.map(a => a.name).join(',')).split(',').map(name => {
   const a = ARMS.find(x => x.name === name)
