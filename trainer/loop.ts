@@ -2,15 +2,18 @@
  * The autoresearch loop: propose -> check -> commit -> run -> measure ->
  * (confirm) -> keep or revert -> record, forever or until aborted. Each step
  * is a small function; the loop itself only orders them and reports events.
+ * What every step shares is in steps.ts; a peer's result taken with no run,
+ * and its verification by use, in adopt.ts.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { contentHash, figureOf, type ClaimMsg, type ResultMsg } from '../protocol/index.ts'
-import { BASELINE_STATUSES, useCheck } from './adopted.ts'
+import { adopt, verifyByUse } from './adopt.ts'
+import { BASELINE_STATUSES } from './adopted.ts'
 import { refusal } from './admission.ts'
 import { CandidateRejected, checkCandidate } from './check.ts'
-import { DECISIVE_MARGINS, afterConfirm, claimHolds, firstLook, mean } from './decide.ts'
-import { measure, type Measurement } from './measure.ts'
+import { DECISIVE_MARGINS, afterConfirm, firstLook, mean } from './decide.ts'
+import type { Measurement } from './measure.ts'
 import { NOISE_RUNS, describeMargin, marginInForce, measurement } from './noise.ts'
 import { DEFAULT_MAX_REPAIRS } from './proposers/constants.ts'
 import type { CrashReport, PeerCrash, PeerOutcome, Proposal, ProposeContext, Proposer } from './proposers/types.ts'
@@ -18,6 +21,7 @@ import type { ExperimentOrigin, ExperimentRecord } from './results-log.ts'
 import type { Session } from './session.ts'
 import { lineageTrailers, type Lineage } from './stack.ts'
 import { stepBack } from './step-back.ts'
+import { append, baseRecord, nextSeq, recordFields, runOnce } from './steps.ts'
 
 export type ExperimentKind = 'baseline' | 'candidate' | 'confirm'
 
@@ -114,39 +118,6 @@ export { DEFAULT_MAX_REPAIRS }
 /** The research brief an autoresearch project keeps beside train.py. */
 const PROGRAM_MD = 'program.md'
 const PROGRAM_MD_MAX_CHARS = 64 * 1024
-
-function nextSeq (s: Session): number {
-  return s.history.reduce((m, r) => Math.max(m, r.seq), 0) + 1
-}
-
-async function runOnce (o: LoopOptions, seq: number, kind: ExperimentKind): Promise<Measurement> {
-  const s = o.session
-  return await measure({
-    dir: s.project.dir,
-    manifest: s.project.manifest,
-    python: s.python,
-    env: s.env,
-    sandbox: s.sandbox,
-    data: s.measureData,
-    signal: o.signal,
-    onProgress: p => o.onEvent({ type: 'progress', seq, kind, ...p })
-  })
-}
-
-function baseRecord (s: Session, seq: number, startedAt: number): Pick<ExperimentRecord, 'id' | 'seq' | 'track' | 'started_at' | 'finished_at' | 'branch' | 'project'> {
-  return { id: `${s.runTag}-${seq}`, seq, track: s.track, started_at: startedAt, finished_at: Date.now(), branch: s.workspace.branch, project: s.project.id }
-}
-
-function recordFields (m: Measurement): Pick<ExperimentRecord, 'val_bpb' | 'verified_bpb' | 'memory_gb' | 'reason' | 'metrics'> {
-  const vram = typeof m.summary.peak_vram_mb === 'number' ? m.summary.peak_vram_mb : 0
-  return { val_bpb: m.reported, verified_bpb: m.verified, memory_gb: vram / 1024, reason: m.reason, metrics: { ...m.summary, run_seconds: m.runSeconds, verify_seconds: m.verifySeconds } }
-}
-
-async function append (o: LoopOptions, rec: ExperimentRecord, diff: string, files: Record<string, string>, before: number | null): Promise<void> {
-  await o.session.log.append(rec)
-  o.session.history.push(rec)
-  o.onEvent({ type: 'experiment-end', record: rec, diff, files, ...(rec.origin != null ? { origin: rec.origin } : {}), baselineBefore: before, baselineAfter: o.session.baseline.value })
-}
 
 /**
  * Measures the workspace head as the baseline (first start, a new budget, or
@@ -368,92 +339,6 @@ async function repairCrash (o: LoopOptions, proposal: Proposal, crashed: Outcome
     last = { proposal: repaired, outcome }
   }
   return ran
-}
-
-/**
- * A peer's result taken as our baseline with no run here, on evidence this
- * node's trust accepts (the inbox's call). The content still passes the
- * project's policy (it is code this node did not write, and every candidate
- * built on it runs in the sandbox); the loop verifies it by use afterwards.
- * Returns false when it was refused.
- */
-async function adopt (o: LoopOptions, a: Extract<Adoption, { kind: 'adopt' }>): Promise<boolean> {
-  const s = o.session
-  const ws = s.workspace
-  const files = checkCandidate(s.baseline.files, a.files, s.project.manifest.editable)
-  const refused = refusal({ proposer: 'adopt', adopted: true, baseline: s.baseline.files, candidate: files, policy: s.project.manifest.policy, sandbox: s.sandbox })
-  if (refused != null) {
-    o.onEvent({ type: 'log', level: 'warn', message: `not adopted: ${refused}` })
-    return false
-  }
-  const before = s.baseline.value
-  const origin: ExperimentOrigin = { ...a.origin, how: 'adopt' }
-  await ws.writeEditable(files)
-  const commit = await ws.commitCandidate(`${a.description}\n\nswarm-node adoption on ${ws.branch}, with no run here: ${origin.evidence ?? 'evidence'}\n` +
-    `Adopted-From-Peer: ${origin.author}\nAdopted-Result: ${origin.result}\nClaimed-Val-Bpb: ${origin.claimed ?? 'none'}\nAdopted-At-Val-Bpb: ${a.figure}`)
-  const diff = await ws.diff(s.baseline.commit, commit)
-  const seq = nextSeq(s)
-  const now = Date.now()
-  const rec: ExperimentRecord = {
-    ...baseRecord(s, seq, now), commit, parent: s.baseline.commit, status: 'adopted', description: a.description, proposer: 'adopt',
-    child: contentHash(files), parent_content: s.baseline.content, val_bpb: null, verified_bpb: null, memory_gb: 0, reason: '', metrics: {},
-    decision_bpb: a.figure, baseline_bpb: before, margin: marginInForce(s).margin, origin
-  }
-  s.baseline = { commit, files, content: rec.child!, value: a.figure, record: rec }
-  await append(o, rec, diff, files, before)
-  return true
-}
-
-/**
- * Verify by use: when the first experiment on a baseline adopted with no run
- * landed far worse than the figure it was adopted at, run the baseline itself
- * once. The claim holds: our measurement becomes its figure. It fails: back to
- * the baseline we had before (the service attests the failure either way, by
- * the claim rule). Returns false when aborted.
- */
-async function verifyByUse (o: LoopOptions): Promise<boolean> {
-  const s = o.session
-  const margin = marginInForce(s).margin
-  const check = useCheck(s.history, s.baseline, margin)
-  if (check.state !== 'suspect') return true
-  const { adopted, first } = check
-  const claimed = figureOf(adopted)
-  o.onEvent({ type: 'log', level: 'warn', message: `the first experiments on the adopted baseline measured ${first.map(r => figureOf(r)?.toFixed(4)).join(' and ')}, far from the ${claimed?.toFixed(4)} it was adopted at: re-measuring the baseline` })
-  const seq = nextSeq(s)
-  const startedAt = Date.now()
-  const origin: ExperimentOrigin = { ...adopted.origin!, how: 'verify' }
-  const description = `re-measure the adopted baseline: ${adopted.description}`.slice(0, 300)
-  o.onEvent({ type: 'experiment-start', seq, kind: 'baseline', description, child: s.baseline.content, origin })
-  const m = await runOnce(o, seq, 'baseline')
-  if (m.status === 'aborted') return false
-  const holds = m.status === 'ok' && claimHolds(claimed, m.value, margin)
-  const before = s.baseline.value
-  const rec: ExperimentRecord = {
-    ...baseRecord(s, seq, startedAt), commit: s.baseline.commit, parent: s.baseline.commit,
-    status: holds ? 'baseline' : m.status === 'ok' ? 'discard' : m.status === 'invalid' ? 'invalid' : 'crash',
-    description, proposer: 'verify', child: s.baseline.content, parent_content: s.baseline.content, ...recordFields(m),
-    decision_bpb: m.value, baseline_bpb: claimed, margin, origin
-  }
-  if (holds) {
-    s.baseline.value = m.value
-    s.baseline.record = rec
-    await append(o, rec, '', s.baseline.files, before)
-    return true
-  }
-  await append(o, rec, '', s.baseline.files, before)
-  // The claim failed here: back to the baseline this node had before it, and its figure.
-  const ws = s.workspace
-  await ws.resetTo(adopted.parent)
-  const files = await ws.readEditable()
-  const back: ExperimentRecord = {
-    ...baseRecord(s, nextSeq(s), Date.now()), commit: adopted.parent, parent: adopted.commit, status: 'restored',
-    description: `back to the baseline before "${adopted.description}": it measured ${m.value?.toFixed(4) ?? m.status} here, not the ${claimed?.toFixed(4)} claimed`.slice(0, 300),
-    proposer: 'verify', child: contentHash(files), parent_content: adopted.child, val_bpb: null, verified_bpb: null, memory_gb: 0, reason: '', metrics: {},
-    decision_bpb: adopted.baseline_bpb ?? null, baseline_bpb: claimed, margin
-  }
-  s.baseline = { commit: adopted.parent, files, content: back.child!, value: back.decision_bpb ?? null, record: back }
-  await append(o, back, '', files, claimed)
-  return true
 }
 
 export async function runLoop (o: LoopOptions): Promise<void> {
