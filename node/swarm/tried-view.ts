@@ -104,34 +104,37 @@ export class TriedView {
     return peer === this.init.self || (this.init.trust.attesterWeight(peer) > 0 && !this.init.trust.distrusted(peer))
   }
 
+  /**
+   * Per content tried on `parent`: the first trusted run of it, else a trusted
+   * peer's live claim on it (a content's result settles it; its claim only says
+   * it is coming). The one rule both views below read.
+   */
+  private on (parent: string, now: number): Map<string, { ran: Ran } | { claim: ClaimMsg }> {
+    const out = new Map<string, { ran: Ran } | { claim: ClaimMsg }>()
+    for (const [child, runs] of this.byParent.get(parent) ?? []) {
+      const ran = runs.find(x => this.trusted(x.author))
+      if (ran != null) out.set(child, { ran })
+    }
+    for (const claim of this.live(now)) if (claim.parent === parent && !out.has(claim.child!)) out.set(claim.child!, { claim })
+    return out
+  }
+
   /** What trusted peers ran on `parent`, or run on it now: content hash -> what came of it, in words. */
   tried (parent: string, now = Date.now()): Map<string, string> {
     const out = new Map<string, string>()
-    for (const [child, runs] of this.byParent.get(parent) ?? []) {
-      const ran = runs.find(x => this.trusted(x.author))
-      if (ran != null) out.set(child, `${ran.status} by ${ran.author === this.init.self ? 'this node' : `peer ${ran.author.slice(-8)}`}: "${ran.description}"`)
-    }
-    for (const c of this.live(now)) {
-      if (c.parent === parent && !out.has(c.child!)) out.set(c.child!, `running now on peer ${c.author.slice(-8)}: "${c.description}"`)
+    for (const [child, e] of this.on(parent, now)) {
+      out.set(child, 'ran' in e
+        ? `${e.ran.status} by ${e.ran.author === this.init.self ? 'this node' : `peer ${e.ran.author.slice(-8)}`}: "${e.ran.description}"`
+        : `running now on peer ${e.claim.author.slice(-8)}: "${e.claim.description}"`)
     }
     return out
   }
 
-  /**
-   * What trusted peers ran on `parent` and what came of it (a content once, its
-   * first trusted run), and what they run on it now (status `running`).
-   */
+  /** The same, as the step-back hint reads it: each content's description and status (`running` for a claim). */
   ranOn (parent: string, now = Date.now()): PeerOutcome[] {
-    const out: PeerOutcome[] = []
-    const seen = new Set<string>()
-    for (const [child, runs] of this.byParent.get(parent) ?? []) {
-      const ran = runs.find(x => this.trusted(x.author))
-      if (ran == null) continue
-      seen.add(child)
-      out.push({ description: ran.description, status: ran.status })
-    }
-    for (const c of this.live(now)) if (c.parent === parent && !seen.has(c.child!)) out.push({ description: c.description, status: 'running' })
-    return out
+    return [...this.on(parent, now).values()].map(e => 'ran' in e
+      ? { description: e.ran.description, status: e.ran.status }
+      : { description: e.claim.description, status: 'running' })
   }
 
   /** A trusted peer other than `except` running `child` now (on whatever baseline), or null. */
